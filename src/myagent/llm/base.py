@@ -38,7 +38,11 @@ class ToolCall:
     arguments: str = "{}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ToolCall:

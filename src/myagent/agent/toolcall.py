@@ -1,0 +1,258 @@
+"""``ToolCallAgent``: the loop that alternates model calls and tool calls.
+
+The loop knows nothing about transports: it yields :mod:`myagent.agent.events` and asks for
+confirmations through an injected callback. Memory stays valid whatever happens — including
+cancellation mid-stream or mid-tool: every assistant tool call gets a tool result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import Any
+
+from myagent.agent.confirmation import ConfirmationDecision, ConfirmationRequest, ConfirmCallback
+from myagent.agent.events import (
+    AnswerDelta,
+    FinalAnswer,
+    MessageAdded,
+    ModelCallFinished,
+    RunEvent,
+    RunFailed,
+    StepStarted,
+    ToolCallFinished,
+)
+from myagent.agent.tool_runner import run_tool_call
+from myagent.agent.usage import UsageLedger
+from myagent.errors import AgentRunError, ModelError
+from myagent.llm.base import Message, Model, ModelRequest, ModelResponse, TextDelta, ToolCall
+from myagent.tool.base import BaseTool
+from myagent.tool.collection import ToolCollection
+from myagent.tool.result import ToolResult
+from myagent.tool.terminate import TERMINATE_TOOL_NAME
+
+__all__ = ["ToolCallAgent"]
+
+logger = logging.getLogger(__name__)
+
+CANCELLED_RESULT = "Cancelled: the user interrupted the run before this tool call finished."
+
+
+class ToolCallAgent:
+    """A tool-calling agent with multi-turn memory. Build one with ``create_toolcall_agent``.
+
+    One run at a time: ``stream``/``run`` raise ``RuntimeError`` if a run is already active.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        model: Model,
+        tools: Iterable[BaseTool] | ToolCollection | None = None,
+        description: str = "",
+        system_prompt: str | None = None,
+        max_steps: int = 10,
+        tool_timeout: float | None = 120.0,
+        confirm: ConfirmCallback | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> None:
+        if max_steps < 1:
+            raise ValueError("max_steps must be at least 1")
+        self.name = name
+        self.description = description
+        self.model = model
+        self.tools = ToolCollection.of(tools)
+        self.system_prompt = system_prompt
+        self.max_steps = max_steps
+        self.tool_timeout = tool_timeout
+        self.confirm = confirm
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.memory: list[Message] = []
+        self.usage = UsageLedger()
+        self.current_step = 0
+        self._running = False
+        self._open_calls: list[ToolCall] = []
+        self._open_results: dict[str, ToolResult] = {}
+
+    # -- public API ---------------------------------------------------------------------------
+
+    @property
+    def is_running(self) -> bool:
+        return self._running
+
+    def reset(self) -> None:
+        """Forget the conversation (usage statistics are kept)."""
+        if self._running:
+            raise RuntimeError("cannot reset an agent while it runs")
+        self.memory.clear()
+        self.current_step = 0
+
+    async def run(self, query: str, *, confirm: ConfirmCallback | None = None) -> str:
+        """Run to the end and return the final answer.
+
+        Raises:
+            AgentRunError: the run ended with ``RunFailed``.
+        """
+        async for event in self.stream(query, confirm=confirm):
+            if isinstance(event, FinalAnswer):
+                return event.text
+            if isinstance(event, RunFailed):
+                raise AgentRunError(event.message)
+        raise AgentRunError("the run ended without an answer")  # pragma: no cover - defensive
+
+    async def stream(self, query: str, *, confirm: ConfirmCallback | None = None) -> AsyncIterator[RunEvent]:
+        """Answer ``query``, yielding every step as it happens."""
+        if self._running:
+            raise RuntimeError(f"agent {self.name!r} is already running")
+        self._running = True
+        try:
+            yield self._remember(Message("user", query))
+            async for event in self._loop(confirm or self.confirm):
+                yield event
+        finally:
+            self._close_open_calls()
+            self._running = False
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    async def _loop(self, confirm: ConfirmCallback | None) -> AsyncIterator[RunEvent]:
+        for step in range(1, self.max_steps + 1):
+            self.current_step = step
+            yield StepStarted(step)
+            response: ModelResponse | None = None
+            async for event in self._call_model(step):
+                if isinstance(event, ModelResponse):
+                    response = event
+                else:
+                    yield event
+                    if isinstance(event, RunFailed):
+                        return
+            assert response is not None
+            yield self._remember(Message("assistant", response.text or None, response.tool_calls))
+            if not response.tool_calls:
+                yield FinalAnswer(response.text, "stop", step)
+                return
+            async for event in self._run_tools(response.tool_calls, step, confirm):
+                yield event
+            terminate = [c for c in response.tool_calls if c.name == TERMINATE_TOOL_NAME]
+            if terminate and TERMINATE_TOOL_NAME in self.tools:
+                yield FinalAnswer(self._terminate_answer(terminate[0], response.text), "terminate", step)
+                return
+        note = f"Stopped after {self.max_steps} steps without a final answer (max_steps reached)."
+        yield self._remember(Message("assistant", note))
+        yield FinalAnswer(note, "max_steps", self.max_steps)
+
+    async def _call_model(self, step: int) -> AsyncIterator[RunEvent | ModelResponse]:
+        request = ModelRequest(
+            messages=self._messages_for_model(),
+            tools=self.tools.to_schemas(),
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+        )
+        started = time.monotonic()
+        partial: list[str] = []
+        try:
+            async for event in self.model.stream(request):
+                if isinstance(event, TextDelta):
+                    if event.text:
+                        partial.append(event.text)
+                        yield AnswerDelta(event.text, step)
+                else:
+                    record = ModelCallFinished(
+                        step,
+                        event.model or self.model.name,
+                        event.usage,
+                        time.monotonic() - started,
+                        self.name,
+                    )
+                    self.usage.record(record)
+                    yield record
+                    yield event
+                    return
+        except ModelError as exc:
+            logger.warning("agent %s: model call failed at step %d: %s", self.name, step, exc)
+            self._keep_partial(partial)
+            yield RunFailed(f"Model call failed: {exc}", "MODEL_ERROR", step)
+            return
+        except BaseException:
+            self._keep_partial(partial)  # cancelled mid-stream: keep what the user already saw
+            raise
+        self._keep_partial(partial)
+        yield RunFailed("The model ended its reply without a response.", "MODEL_ERROR", step)
+
+    def _keep_partial(self, partial: Sequence[str]) -> None:
+        if partial:
+            self._remember(Message("assistant", "".join(partial) + " [interrupted]"))
+
+    async def _run_tools(
+        self, calls: Sequence[ToolCall], step: int, confirm: ConfirmCallback | None
+    ) -> AsyncIterator[RunEvent]:
+        """Run the step's calls concurrently; events as they finish, memory in call order."""
+        self._open_calls = list(calls)
+        self._open_results = {}
+        finished: asyncio.Queue[ToolCallFinished] = asyncio.Queue()
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            for call in calls:
+                started = run_tool_call(self, call, step, confirm)
+                yield started.event
+                tasks.append(asyncio.create_task(self._finish(started.work, finished)))
+            for _ in calls:
+                done = await finished.get()
+                self._open_results[done.call_id] = done.result
+                yield done
+        finally:
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+        for event in self._close_open_calls():
+            yield event
+
+    @staticmethod
+    async def _finish(work: Any, queue: asyncio.Queue[ToolCallFinished]) -> None:
+        queue.put_nowait(await work)
+
+    def _close_open_calls(self) -> list[MessageAdded]:
+        """Write a tool message for every open call, in call order; unfinished ones as cancelled."""
+        added = []
+        for call in self._open_calls:
+            result = self._open_results.get(call.id)
+            content = str(result) if result is not None else CANCELLED_RESULT
+            added.append(self._remember(Message("tool", content, tool_call_id=call.id, name=call.name)))
+        self._open_calls, self._open_results = [], {}
+        return added
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _messages_for_model(self) -> list[Message]:
+        system = [Message("system", self.system_prompt)] if self.system_prompt else []
+        return system + self.memory
+
+    def _remember(self, message: Message) -> MessageAdded:
+        self.memory.append(message)
+        return MessageAdded(message)
+
+    def _terminate_answer(self, call: ToolCall, text: str) -> str:
+        result = self._last_tool_output(call.id)
+        return result or text
+
+    def _last_tool_output(self, call_id: str) -> str:
+        for message in reversed(self.memory):
+            if message.role == "tool" and message.tool_call_id == call_id:
+                return message.content or ""
+        return ""
+
+    async def ask_confirmation(
+        self, request: ConfirmationRequest, confirm: ConfirmCallback | None
+    ) -> ConfirmationDecision:
+        """Ask ``confirm``; no callback means refusal (never a silent approval)."""
+        if confirm is None:
+            return ConfirmationDecision(False, None, "no_handler")
+        answer = await confirm(request)
+        return answer if isinstance(answer, ConfirmationDecision) else ConfirmationDecision(bool(answer))

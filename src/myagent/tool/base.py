@@ -1,0 +1,121 @@
+"""``BaseTool``: the unit of work an agent can call."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jsonschema
+
+from myagent.errors import ToolError
+from myagent.tool.result import ToolResult
+from myagent.tool.schema import (
+    EMPTY_OBJECT_SCHEMA,
+    compile_schema,
+    infer_parameters,
+    parse_arguments,
+    validate_arguments,
+)
+
+__all__ = ["BaseTool"]
+
+
+class BaseTool:
+    """Subclass this and implement ``execute`` (sync or async).
+
+    Plain class attributes are enough::
+
+        class MyTool(BaseTool):
+            name = "my_tool"
+            description = "Example tool"
+
+            async def execute(self, city: str, date: str = "today") -> ToolResult:
+                ...
+
+    Attributes:
+        name: the function name the model calls (letters, digits, ``_`` and ``-``).
+        description: what the tool does, for the model.
+        parameters: JSON Schema of the arguments; inferred from ``execute`` when ``None``.
+        user_confirm: ask the user before every call (the agent's confirmation callback decides).
+        timeout: seconds one call may take (``None``: the agent's ``tool_timeout``).
+    """
+
+    name: str = ""
+    description: str = ""
+    parameters: dict[str, Any] | None = None
+    user_confirm: bool = False
+    timeout: float | None = None
+
+    _validator: jsonschema.Draft202012Validator | None = None
+    _schema: dict[str, Any] | None = None
+
+    #: Subclasses define ``execute`` (sync or async, any keyword parameters) and return a
+    #: ``ToolResult`` or any JSON-serialisable value. Declared as an attribute so that every
+    #: signature type-checks as an override.
+    execute: Callable[..., Any]
+
+    # -- schema -------------------------------------------------------------------------------
+
+    @property
+    def parameters_schema(self) -> dict[str, Any]:
+        """The arguments schema: declared ``parameters`` or the one inferred from ``execute``."""
+        if self._schema is None:
+            declared = self.parameters
+            if declared is None:
+                schema = infer_parameters(self.execute)
+            elif not declared:
+                schema = dict(EMPTY_OBJECT_SCHEMA)
+            else:
+                schema = copy.deepcopy(dict(declared))
+            self._validator = compile_schema(schema)
+            self._schema = schema
+        return self._schema
+
+    def to_schema(self) -> dict[str, Any]:
+        """The OpenAI ``tools`` entry for this tool.
+
+        Raises:
+            ToolError: no name, or an unusable parameters schema.
+        """
+        if not self.name or not isinstance(self.name, str):
+            raise ToolError(f"{type(self).__name__} has no name; set a class attribute `name = ...`")
+        if not callable(getattr(self, "execute", None)):
+            raise ToolError(f"{type(self).__name__} has no execute method")
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description or "",
+                "parameters": self.parameters_schema,
+            },
+        }
+
+    # -- calling ------------------------------------------------------------------------------
+
+    def check_arguments(self, raw: str | Mapping[str, Any] | None) -> dict[str, Any]:
+        """Decode and validate the model's arguments.
+
+        Raises:
+            ArgumentError: the arguments are not JSON or do not fit the schema.
+        """
+        arguments = parse_arguments(raw)
+        _ = self.parameters_schema  # compiles the validator on first use
+        assert self._validator is not None
+        validate_arguments(self._validator, arguments)
+        return arguments
+
+    async def __call__(self, **kwargs: Any) -> ToolResult:
+        """Run ``execute`` (a sync one in a worker thread) and wrap its return value."""
+        if inspect.iscoroutinefunction(self.execute):
+            value = await self.execute(**kwargs)
+        else:
+            value = await asyncio.to_thread(self.execute, **kwargs)
+            if inspect.isawaitable(value):
+                value = await value
+        return ToolResult.coerce(value)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r}>"
