@@ -95,3 +95,9 @@ def load_dotenv_values(path: Path) -> dict[str, str]:
     from dotenv import dotenv_values
 
     return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def env_value(name: str) -> str | None:
+    """One environment variable (or ``.env`` entry), empty counting as unset."""
+    value = os.environ.get(name) or load_dotenv_values(Path.cwd() / ".env").get(name)
+    return value or None

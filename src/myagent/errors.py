@@ -73,3 +73,9 @@ class ProtocolError(MyAgentError):
         self.code = code
         self.message = message
         self.fatal = fatal
+        self.details: dict[str, object] = {}
+
+    def with_field(self, name: str) -> ProtocolError:
+        """Name the offending field (sent as ``metadata.details.field``)."""
+        self.details["field"] = name
+        return self

@@ -1,0 +1,82 @@
+"""``python -m myagent.cli.server server FILE`` (and ``myagent server FILE``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from myagent.config import env_value
+from myagent.errors import ConfigError
+
+__all__ = ["add_server_arguments", "main", "run_server"]
+
+EXIT_USAGE = 2
+
+
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="Python file defining create_agent(), agent_factory or agent")
+    parser.add_argument("--host", default="localhost", help="interface to bind (default: localhost)")
+    parser.add_argument("--port", type=int, default=8080, help="TCP port (default: 8080)")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--state-secret-key",
+        default=None,
+        help="key signing client-held session state (default: $MYAGENT_STATE_SECRET)",
+    )
+    parser.add_argument("--grace-period", type=float, default=None, help="seconds a session outlives its connection")
+    parser.add_argument("--heartbeat-interval", type=float, default=None, help="seconds between heartbeats")
+    parser.add_argument("--confirm-timeout", type=float, default=None, help="seconds a confirmation stays open")
+    parser.add_argument("--language", choices=["zh", "en"], default=None, help="language of status texts")
+    parser.add_argument(
+        "--send-llm-messages",
+        action="store_true",
+        default=None,
+        help="emit agent.llm_message events (default: $SEND_LLM_MESSAGE)",
+    )
+
+
+def run_server(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from myagent.cli.loader import load_agent_factory
+    from myagent.ws.server import AgentWebSocketServer
+
+    try:
+        factory = load_agent_factory(args.file)
+        options = {
+            "grace_period": args.grace_period,
+            "heartbeat_interval": args.heartbeat_interval,
+            "confirm_timeout": args.confirm_timeout,
+            "language": args.language,
+            "send_llm_messages": args.send_llm_messages or _env_flag("SEND_LLM_MESSAGE"),
+        }
+        server = AgentWebSocketServer(
+            factory,
+            host=args.host,
+            port=args.port,
+            state_secret_key=args.state_secret_key,
+            **{k: v for k, v in options.items() if v is not None},
+        )
+    except ConfigError as exc:
+        print(f"myagent: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    asyncio.run(server.start_server(log_level=args.log_level))
+    return 0
+
+
+def _env_flag(name: str) -> bool | None:
+    value = env_value(name)
+    return None if value is None else value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m myagent.cli.server", description="Serve an agent over WebSocket.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_server_arguments(commands.add_parser("server", help="serve the agent defined in FILE"))
+    return run_server(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""The MyAgent wire protocol: event catalog, frames, validation and error codes. No I/O."""
+
+from __future__ import annotations
+
+from myagent.protocol.catalog import CATALOG, EventSpec, FieldSpec, spec_for
+from myagent.protocol.envelope import PROTOCOL_VERSION, create_error, create_event
+from myagent.protocol.errors import ERROR_CODES, ErrorCodes
+from myagent.protocol.inbound import InboundFrame, decode_frame
+from myagent.protocol.names import (
+    AgentEvents,
+    AggregateEvents,
+    ErrorEvents,
+    PipelineEvents,
+    PlanEvents,
+    SolverEvents,
+    SystemEvents,
+    UserEvents,
+)
+from myagent.protocol.show_content import render_show_content
+
+__all__ = [
+    "CATALOG",
+    "ERROR_CODES",
+    "PROTOCOL_VERSION",
+    "AgentEvents",
+    "AggregateEvents",
+    "ErrorCodes",
+    "ErrorEvents",
+    "EventSpec",
+    "FieldSpec",
+    "InboundFrame",
+    "PipelineEvents",
+    "PlanEvents",
+    "SolverEvents",
+    "SystemEvents",
+    "UserEvents",
+    "create_error",
+    "create_event",
+    "decode_frame",
+    "render_show_content",
+    "spec_for",
+]

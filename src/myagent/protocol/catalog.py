@@ -1,0 +1,377 @@
+"""The event catalog: one description of every event, from which validation, docs and schemas derive.
+
+Each :class:`EventSpec` says which way the event travels, whether it belongs to a session, what
+its ``content`` may be and which fields it carries where (top level, ``content`` or
+``metadata``). Inbound frames are validated against these specs; ``docs/protocol.md``,
+``schema/events.schema.json`` and the TypeScript types are generated from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from myagent.protocol.names import (
+    AgentEvents,
+    AggregateEvents,
+    PipelineEvents,
+    PlanEvents,
+    SolverEvents,
+    SystemEvents,
+    UserEvents,
+)
+
+__all__ = ["CATALOG", "EventSpec", "FieldSpec", "Location", "SessionRule", "spec_for"]
+
+Location = Literal["top", "content", "metadata", "top_or_content"]
+SessionRule = Literal["required", "optional", "none"]
+JsonType = Literal["string", "integer", "number", "boolean", "object", "array", "null"]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of an event. ``top_or_content`` fields may sit at top level or inside ``content``."""
+
+    name: str
+    types: tuple[JsonType, ...]
+    where: Location
+    required: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """Everything the protocol says about one event.
+
+    Attributes:
+        direction: ``up`` for client → server, ``down`` for server → client.
+        session: whether ``session_id`` is required, optional or absent.
+        sequenced: downstream events that carry ``seq``/``event_id`` and are replayed after a resume.
+        content_types: the JSON types ``content`` may have (empty: no content).
+        available: false while the server answers the event with ``NOT_SUPPORTED``.
+    """
+
+    name: str
+    direction: Literal["up", "down"]
+    summary: str
+    session: SessionRule
+    content_types: tuple[JsonType, ...] = ()
+    fields: tuple[FieldSpec, ...] = ()
+    sequenced: bool = False
+    available: bool = True
+
+    @property
+    def family(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    def field(self, name: str) -> FieldSpec | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+def _f(name: str, types: str, where: Location, description: str, *, required: bool = False) -> FieldSpec:
+    return FieldSpec(name, tuple(types.split("|")), where, required, description)  # type: ignore[arg-type]
+
+
+_ACK_FIELDS = (
+    _f("last_event_id", "string", "top_or_content", "`event_id` of the last event the client processed."),
+    _f("last_seq", "integer", "top_or_content", "`seq` of the last event the client processed."),
+)
+_TASK_ID = _f("task_id", "string|integer", "content", "Id of the Plan & Solve task.", required=True)
+_TOOL_META = (
+    _f("tool_name", "string", "metadata", "Name of the tool."),
+    _f("call_id", "string", "metadata", "The model's tool-call id."),
+    _f("task_id", "string|integer", "metadata", "Plan & Solve task the activity belongs to, if any."),
+)
+_ERROR_META = (
+    _f("error_code", "string", "metadata", "A code from the error table.", required=True),
+    _f("details", "object", "metadata", "Extra facts about the error (field name, limits, ranges)."),
+)
+
+
+def _up(
+    name: str, summary: str, session: SessionRule, content: str = "", *fields: FieldSpec, available: bool = True
+) -> EventSpec:
+    types = tuple(content.split("|")) if content else ()
+    return EventSpec(name, "up", summary, session, types, fields, available=available)  # type: ignore[arg-type]
+
+
+def _down(
+    name: str, summary: str, session: SessionRule, content: str = "string", *fields: FieldSpec, sequenced: bool = True
+) -> EventSpec:
+    types = tuple(content.split("|")) if content else ()
+    return EventSpec(name, "down", summary, session, types, fields, sequenced=sequenced)  # type: ignore[arg-type]
+
+
+_UP = [
+    _up(
+        UserEvents.CREATE_SESSION,
+        "Create a session; the server answers `agent.session_created`.",
+        "none",
+        "string|object|null",
+    ),
+    _up(
+        UserEvents.MESSAGE,
+        "Ask the session's agent something. `content` is the text, or an object with `question`.",
+        "required",
+        "string|object",
+        _f("question", "string", "content", "The question, when `content` is an object."),
+    ),
+    _up(
+        UserEvents.RESPONSE,
+        "Answer an `agent.user_confirm` (same `step_id`).",
+        "required",
+        "object",
+        _f("step_id", "string", "top", "The `step_id` of the confirmation request.", required=True),
+        _f("confirmed", "boolean", "content", "true to run the tool, false to refuse.", required=True),
+        _f("message", "string", "content", "Optional note from the user (passed to the model on refusal)."),
+        _f("tasks", "array", "content", "Plan confirmation only: the edited task list."),
+    ),
+    _up(UserEvents.CANCEL, "Stop the session's active run; the server answers `agent.interrupted`.", "required"),
+    _up(
+        UserEvents.ACK,
+        "Acknowledge delivery so the server can drop retained events.",
+        "optional",
+        "object|null",
+        *_ACK_FIELDS,
+    ),
+    _up(
+        UserEvents.RECONNECT,
+        "Re-attach a detached session (from this or a new connection) and replay missed events.",
+        "required",
+        "object|null",
+        _f("resume_token", "string", "top_or_content", "The token from `agent.session_created`.", required=True),
+        *_ACK_FIELDS,
+    ),
+    _up(
+        UserEvents.CLOSE_SESSION, "End the session now and free it; the server answers `agent.session_end`.", "required"
+    ),
+    _up(
+        UserEvents.REQUEST_STATE,
+        "Export the session as a signed state; answered by `agent.state_exported`.",
+        "required",
+        available=False,
+    ),
+    _up(
+        UserEvents.RECONNECT_WITH_STATE,
+        "Restore a session from a signed state; answered by `agent.state_restored`.",
+        "none",
+        "object|null",
+        _f("signed_state", "object", "top_or_content", "The signed state from `agent.state_exported`.", required=True),
+        *_ACK_FIELDS,
+        available=False,
+    ),
+    _up(
+        UserEvents.SOLVE_TASKS,
+        "Plan & Solve: skip planning and solve these tasks.",
+        "required",
+        "object",
+        _f("tasks", "array", "content", "Tasks, each an object with an `id`.", required=True),
+        _f("question", "string", "content", "Optional background question."),
+        _f("plan_summary", "string", "content", "Optional plan summary."),
+        available=False,
+    ),
+    _up(UserEvents.CANCEL_TASK, "Plan & Solve: cancel one task.", "required", "object", _TASK_ID, available=False),
+    _up(UserEvents.RESTART_TASK, "Plan & Solve: run one task again.", "required", "object", _TASK_ID, available=False),
+    _up(
+        UserEvents.CANCEL_PLAN,
+        "Plan & Solve: cancel planning or a plan awaiting confirmation.",
+        "required",
+        available=False,
+    ),
+    _up(
+        UserEvents.REPLAN,
+        "Plan & Solve: plan again, optionally with a new question.",
+        "required",
+        "object|null",
+        _f("question", "string", "content", "A new question to plan for."),
+        available=False,
+    ),
+]
+
+_DOWN = [
+    _down(
+        AgentEvents.SESSION_CREATED,
+        "A session exists; keep `session_id` and `metadata.resume_token`.",
+        "required",
+        "string",
+        _f("resume_token", "string", "metadata", "Secret that lets this client resume the session.", required=True),
+        _f("agent_name", "string", "metadata", "The agent's name."),
+        _f("agent_description", "string", "metadata", "The agent's description."),
+        _f("grace_period", "number", "metadata", "Seconds the session outlives a lost connection."),
+    ),
+    _down(
+        AgentEvents.THINKING,
+        "The agent is calling the model (one per step).",
+        "required",
+        "string",
+        _f("step", "integer", "metadata", "Step number within the run."),
+        _f("task_id", "string|integer", "metadata", "Plan & Solve task, if any."),
+    ),
+    _down(
+        AgentEvents.TOOL_CALL,
+        "The model called a tool.",
+        "required",
+        "string",
+        *_TOOL_META,
+        _f("tool_args", "object|string", "metadata", "Arguments (raw text when they were not valid JSON)."),
+        _f("needs_confirmation", "boolean", "metadata", "An `agent.user_confirm` follows."),
+    ),
+    _down(
+        AgentEvents.USER_CONFIRM,
+        "A tool needs the user's approval; answer with `user.response`.",
+        "required",
+        "string",
+        _f("tool_name", "string", "metadata", "Tool to approve."),
+        _f("tool_description", "string", "metadata", "What the tool does."),
+        _f("tool_args", "object", "metadata", "Arguments it will run with."),
+        _f("requires_confirmation", "boolean", "metadata", "Always true."),
+        _f("expires_at", "string", "metadata", "ISO time after which the request counts as refused."),
+        _f("timeout_seconds", "number", "metadata", "Seconds the request stays open."),
+        _f("scope", "string", "metadata", "`tool`, or `plan` for a plan confirmation."),
+        _f("call_id", "string", "metadata", "The model's tool-call id."),
+        _f("task_id", "string|integer", "metadata", "Plan & Solve task, if any."),
+    ),
+    _down(
+        AgentEvents.TOOL_RESULT,
+        "A tool call finished (ok, error, refused, timeout or cancelled).",
+        "required",
+        "string",
+        *_TOOL_META,
+        _f(
+            "status",
+            "string",
+            "metadata",
+            "ok | error | invalid_arguments | unknown_tool | refused | timeout | cancelled.",
+        ),
+        _f("data", "object|array|string|number|boolean", "metadata", "Structured payload (charts, tables)."),
+        _f("duration_ms", "number", "metadata", "How long the call took."),
+    ),
+    _down(
+        AgentEvents.PARTIAL_ANSWER,
+        "A piece of the answer text; concatenate in `seq` order.",
+        "required",
+        "string",
+        _f("step", "integer", "metadata", "Step number within the run."),
+        _f("task_id", "string|integer", "metadata", "Plan & Solve task, if any."),
+    ),
+    _down(
+        AgentEvents.FINAL_ANSWER,
+        "The run's answer; the session is idle again.",
+        "required",
+        "string",
+        _f("reason", "string", "metadata", "stop | terminate | max_steps."),
+        _f("steps", "integer", "metadata", "Model calls in this run."),
+        _f("usage", "object", "metadata", "Tokens of this run: prompt_tokens, completion_tokens, total_tokens."),
+    ),
+    _down(
+        AgentEvents.LLM_MESSAGE,
+        "A message added to the agent's memory (only with `send_llm_messages`).",
+        "required",
+        "object",
+        _f("role", "string", "metadata", "Message role."),
+    ),
+    _down(
+        AgentEvents.ERROR, "The run failed; the session is idle again and usable.", "required", "string", *_ERROR_META
+    ),
+    _down(
+        AgentEvents.INTERRUPTED,
+        "The run was cancelled; memory stays valid for the next message.",
+        "required",
+        "string",
+        _f("reason", "string", "metadata", "Why the run stopped (user_cancel, session_closed, ...)."),
+    ),
+    _down(
+        AgentEvents.SESSION_END,
+        "The session is closed; its id is no longer valid.",
+        "required",
+        "string",
+        _f("reason", "string", "metadata", "closed | expired | shutdown."),
+    ),
+    _down(
+        AgentEvents.STATE_EXPORTED,
+        "The signed session state.",
+        "required",
+        "string",
+        _f("signed_state", "object", "metadata", "Keep it and send it back in `user.reconnect_with_state`."),
+    ),
+    _down(
+        AgentEvents.STATE_RESTORED,
+        "A session was restored from a signed state.",
+        "required",
+        "string",
+        _f("original_session_id", "string", "metadata", "The session the state was exported from."),
+    ),
+    _down(
+        SystemEvents.CONNECTED,
+        "First frame of every connection.",
+        "none",
+        "string",
+        _f("connection_id", "string", "metadata", "Id of this connection.", required=True),
+        _f("server_version", "string", "metadata", "myagent version."),
+        _f("protocol_version", "string", "metadata", "Protocol version."),
+        _f("capabilities", "array", "metadata", "Optional features this server supports."),
+        _f("heartbeat_interval", "number", "metadata", "Seconds between `system.heartbeat` frames."),
+        sequenced=False,
+    ),
+    _down(SystemEvents.HEARTBEAT, "Keep-alive; needs no answer.", "none", "string|null", sequenced=False),
+    _down(
+        SystemEvents.NOTICE,
+        "Acknowledges a control (`metadata.action`, `metadata.ok`) or informs.",
+        "optional",
+        "string",
+        _f("action", "string", "metadata", "The control or happening this notice is about."),
+        _f("ok", "boolean", "metadata", "Whether the control took effect."),
+        sequenced=False,
+    ),
+    _down(
+        SystemEvents.ERROR,
+        "A frame was rejected; nothing changed. Not replayed.",
+        "optional",
+        "string",
+        *_ERROR_META,
+        _f("request_event", "string", "metadata", "The event of the rejected frame."),
+        sequenced=False,
+    ),
+]
+
+_PIPELINE = [
+    (PlanEvents.START, "Planning started."),
+    (PlanEvents.COMPLETED, "Planning produced tasks (`content.tasks`, `plan_summary`, `statistics`)."),
+    (PlanEvents.CANCELLED, "Planning, or a plan awaiting confirmation, was cancelled."),
+    (PlanEvents.COERCION_ERROR, "Edited or client-supplied tasks were invalid; the run ended."),
+    (SolverEvents.START, "A task's solver started (`metadata.task_id`)."),
+    (SolverEvents.COMPLETED, "A task's solver finished with a result."),
+    (SolverEvents.FAILED, "A task's solver raised; the error is in `content`."),
+    (SolverEvents.CANCELLED, "A task was cancelled."),
+    (SolverEvents.RESTARTED, "A task was started again."),
+    (AggregateEvents.START, "Aggregation of the task results started."),
+    (AggregateEvents.COMPLETED, "Aggregation finished."),
+    (PipelineEvents.COMPLETED, "The whole Plan & Solve run finished."),
+]
+
+CATALOG: dict[str, EventSpec] = {
+    spec.name: spec
+    for spec in [
+        *_UP,
+        *_DOWN,
+        *(
+            _down(
+                name,
+                summary,
+                "required",
+                "string|object",
+                _f("task_id", "string|integer", "metadata", "The task, for solver events."),
+            )
+            for name, summary in _PIPELINE
+        ),
+    ]
+}
+
+
+def spec_for(name: str) -> EventSpec | None:
+    return CATALOG.get(name)
+
+
+def inbound_specs() -> Mapping[str, EventSpec]:
+    return {name: spec for name, spec in CATALOG.items() if spec.direction == "up"}

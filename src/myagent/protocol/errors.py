@@ -1,0 +1,87 @@
+"""The one table of error codes sent in ``metadata.error_code``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ERROR_CODES", "ErrorCode", "ErrorCodes"]
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    code: str
+    description: str
+    closes_connection: bool = False
+
+
+class ErrorCodes:
+    """Names of the codes; :data:`ERROR_CODES` describes each."""
+
+    INVALID_JSON = "INVALID_JSON"
+    INVALID_FRAME = "INVALID_FRAME"
+    UNKNOWN_EVENT = "UNKNOWN_EVENT"
+    MISSING_FIELD = "MISSING_FIELD"
+    INVALID_FIELD = "INVALID_FIELD"
+    MESSAGE_TOO_LARGE = "MESSAGE_TOO_LARGE"
+    BINARY_NOT_SUPPORTED = "BINARY_NOT_SUPPORTED"
+    RATE_LIMITED = "RATE_LIMITED"
+    SESSION_NOT_FOUND = "SESSION_NOT_FOUND"
+    SESSION_NOT_OWNED = "SESSION_NOT_OWNED"
+    SESSION_AMBIGUOUS = "SESSION_AMBIGUOUS"
+    SESSION_BUSY = "SESSION_BUSY"
+    SESSION_LIMIT = "SESSION_LIMIT"
+    SESSION_ACTIVE_ELSEWHERE = "SESSION_ACTIVE_ELSEWHERE"
+    INVALID_RESUME_TOKEN = "INVALID_RESUME_TOKEN"
+    REPLAY_GAP = "REPLAY_GAP"
+    ACK_OUT_OF_RANGE = "ACK_OUT_OF_RANGE"
+    STEP_NOT_FOUND = "STEP_NOT_FOUND"
+    STEP_ALREADY_ANSWERED = "STEP_ALREADY_ANSWERED"
+    NO_ACTIVE_RUN = "NO_ACTIVE_RUN"
+    NOT_SUPPORTED = "NOT_SUPPORTED"
+    AGENT_FACTORY_FAILED = "AGENT_FACTORY_FAILED"
+    RUN_FAILED = "RUN_FAILED"
+    MODEL_ERROR = "MODEL_ERROR"
+    STATE_INVALID = "STATE_INVALID"
+    STATE_EXPIRED = "STATE_EXPIRED"
+    SERVER_SHUTTING_DOWN = "SERVER_SHUTTING_DOWN"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+_TABLE = [
+    ErrorCode(ErrorCodes.INVALID_JSON, "The frame is not valid JSON."),
+    ErrorCode(ErrorCodes.INVALID_FRAME, "The frame is JSON but not an object, or has no string `event`."),
+    ErrorCode(ErrorCodes.UNKNOWN_EVENT, "`event` is not a client event of this protocol."),
+    ErrorCode(ErrorCodes.MISSING_FIELD, "A field the event requires is missing (`metadata.field` names it)."),
+    ErrorCode(ErrorCodes.INVALID_FIELD, "A field has the wrong type or value (`metadata.field` names it)."),
+    ErrorCode(ErrorCodes.MESSAGE_TOO_LARGE, "The frame exceeds the server's `max_message_bytes`."),
+    ErrorCode(ErrorCodes.BINARY_NOT_SUPPORTED, "Binary frames are not part of the protocol; send JSON text."),
+    ErrorCode(ErrorCodes.RATE_LIMITED, "Too many frames per second on this connection; the frame was dropped."),
+    ErrorCode(ErrorCodes.SESSION_NOT_FOUND, "No live session has this id (it never existed, was closed or expired)."),
+    ErrorCode(ErrorCodes.SESSION_NOT_OWNED, "The session belongs to another connection; use `user.reconnect`."),
+    ErrorCode(ErrorCodes.SESSION_AMBIGUOUS, "`session_id` is required because this connection has several sessions."),
+    ErrorCode(ErrorCodes.SESSION_BUSY, "A run is already active in this session; nothing was changed."),
+    ErrorCode(ErrorCodes.SESSION_LIMIT, "The connection or server has reached its session limit."),
+    ErrorCode(ErrorCodes.SESSION_ACTIVE_ELSEWHERE, "The session is attached to another live connection."),
+    ErrorCode(ErrorCodes.INVALID_RESUME_TOKEN, "The resume token does not match the session."),
+    ErrorCode(
+        ErrorCodes.REPLAY_GAP,
+        "Events the client missed are no longer retained; `metadata.missing_from_seq`/`missing_to_seq` give the "
+        "lost range. Events after it are replayed.",
+    ),
+    ErrorCode(ErrorCodes.ACK_OUT_OF_RANGE, "The acknowledged `last_seq`/`last_event_id` was never sent."),
+    ErrorCode(ErrorCodes.STEP_NOT_FOUND, "No pending confirmation has this `step_id`."),
+    ErrorCode(
+        ErrorCodes.STEP_ALREADY_ANSWERED, "This confirmation was already answered or expired; the answer stands."
+    ),
+    ErrorCode(ErrorCodes.NO_ACTIVE_RUN, "There is no active run to cancel or control."),
+    ErrorCode(ErrorCodes.NOT_SUPPORTED, "The event is known but this server or agent does not support it."),
+    ErrorCode(ErrorCodes.AGENT_FACTORY_FAILED, "The agent factory raised while creating the session's agent."),
+    ErrorCode(ErrorCodes.RUN_FAILED, "The run stopped because of an unexpected error in the agent or a tool."),
+    ErrorCode(ErrorCodes.MODEL_ERROR, "The model endpoint failed after retries."),
+    ErrorCode(ErrorCodes.STATE_INVALID, "A signed state was malformed, tampered with or signed with another key."),
+    ErrorCode(ErrorCodes.STATE_EXPIRED, "A signed state is older than the validity period."),
+    ErrorCode(ErrorCodes.SERVER_SHUTTING_DOWN, "The server is shutting down and accepts no new work."),
+    ErrorCode(ErrorCodes.INTERNAL_ERROR, "An unexpected server error; the server log has the details."),
+]
+
+ERROR_CODES: dict[str, ErrorCode] = {entry.code: entry for entry in _TABLE}

@@ -1,0 +1,218 @@
+"""One WebSocket connection: reads frames, dispatches them, owns the single writer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from myagent._version import __version__
+from myagent.errors import ProtocolError
+from myagent.protocol.envelope import PROTOCOL_VERSION, create_error, create_event
+from myagent.protocol.errors import ErrorCodes
+from myagent.protocol.inbound import InboundFrame, decode_frame
+from myagent.protocol.names import SystemEvents
+from myagent.protocol.show_content import render_show_content
+from myagent.ws.event_log import LogEntry, encode_frame
+from myagent.ws.hub import Hub
+from myagent.ws.outbound import CLOSE_GOING_AWAY, CLOSE_SLOW_CONSUMER, OutboundChannel
+from myagent.ws.session import Session
+
+__all__ = ["CAPABILITIES", "Connection"]
+
+logger = logging.getLogger(__name__)
+
+CAPABILITIES = ["seq", "ack", "replay", "reconnect", "confirmation", "cancel", "coalesced_deltas", "multi_session"]
+
+_CLOSE_TIMEOUT = 2.0
+
+
+class Connection:
+    """Serves one client until it disconnects, is too slow, or the server shuts down."""
+
+    def __init__(self, websocket: WebSocket, hub: Hub) -> None:
+        self.id = f"conn_{uuid.uuid4().hex[:16]}"
+        self.websocket = websocket
+        self.hub = hub
+        self.sessions: dict[str, Session] = {}
+        self.outbound = OutboundChannel(
+            websocket.send_text,
+            max_frames=hub.options.outbound_queue_frames,
+            on_overflow=self._on_overflow,
+            on_sent=hub.metrics.note_sent,
+        )
+        self._reader: asyncio.Task[Any] | None = None
+        self._close_code: int | None = None
+
+    # -- Sink protocol ------------------------------------------------------------------------
+
+    def push(self, item: LogEntry | str) -> bool:
+        return self.outbound.push(item)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        from myagent.ws.handlers import dispatch  # handlers import Connection for typing
+
+        self._dispatch = dispatch
+        await self.websocket.accept()
+        self.hub.connections.add(self)
+        self.hub.metrics.connections_total += 1
+        self.send_system(SystemEvents.CONNECTED, "connected", self._connected_metadata())
+        writer = asyncio.create_task(self.outbound.run(), name=f"writer-{self.id}")
+        heartbeat = asyncio.create_task(self._heartbeat(), name=f"heartbeat-{self.id}")
+        self._reader = asyncio.current_task()
+        try:
+            await self._read_frames()
+        except WebSocketDisconnect:
+            pass
+        except asyncio.CancelledError:
+            if self._close_code is None:
+                raise  # cancelled by someone else: let it propagate
+            if self._reader is not None:
+                self._reader.uncancel()  # our own stop request (slow consumer, shutdown)
+        finally:
+            heartbeat.cancel()
+            self._release_sessions()
+            self.hub.connections.discard(self)
+            await self._finish(writer)
+
+    def _connected_metadata(self) -> dict[str, Any]:
+        return {
+            "connection_id": self.id,
+            "server_version": __version__,
+            "protocol_version": PROTOCOL_VERSION,
+            "capabilities": CAPABILITIES,
+            "heartbeat_interval": self.hub.options.heartbeat_interval,
+            "max_message_bytes": self.hub.options.max_message_bytes,
+        }
+
+    async def _read_frames(self) -> None:
+        limit = self.hub.options.max_message_bytes
+        while self._close_code is None:
+            message = await self.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                self.send_error(ErrorCodes.BINARY_NOT_SUPPORTED, "binary frames are not supported; send JSON text")
+                continue
+            if len(text) > limit and len(text.encode()) > limit:
+                self.send_error(
+                    ErrorCodes.MESSAGE_TOO_LARGE, f"frame exceeds {limit} bytes", details={"max_message_bytes": limit}
+                )
+                continue
+            await self._handle_text(text)
+
+    async def _handle_text(self, text: str) -> None:
+        frame: InboundFrame | None = None
+        try:
+            frame = decode_frame(text)
+            await self._dispatch(self, frame)
+        except ProtocolError as exc:
+            self.hub.metrics.client_errors_total += 1
+            logger.info("connection %s: rejected %s: %s", self.id, frame.event if frame else "frame", exc.code)
+            self.send_error(exc.code, exc.message, request=frame, details=exc.details or None)
+
+    async def _finish(self, writer: asyncio.Task[None]) -> None:
+        self.outbound.close()
+        if self._close_code == CLOSE_SLOW_CONSUMER:
+            writer.cancel()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(writer, _CLOSE_TIMEOUT)
+        if self._close_code is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.websocket.close(self._close_code, self._close_reason()), _CLOSE_TIMEOUT)
+
+    def _close_reason(self) -> str:
+        return "slow consumer" if self._close_code == CLOSE_SLOW_CONSUMER else "server shutting down"
+
+    def _release_sessions(self) -> None:
+        for session in list(self.sessions.values()):
+            self.hub.detach(session, self)
+        self.sessions.clear()
+
+    def _on_overflow(self) -> None:
+        logger.warning("connection %s: client is not reading; closing (sessions stay resumable)", self.id)
+        self.hub.metrics.slow_consumer_disconnects_total += 1
+        self._stop(CLOSE_SLOW_CONSUMER)
+
+    async def close_going_away(self) -> None:
+        """Server shutdown: flush what is queued, then close with 1001."""
+        self._stop(CLOSE_GOING_AWAY)
+
+    def _stop(self, code: int) -> None:
+        if self._close_code is None:
+            self._close_code = code
+            if self._reader is not None:
+                self._reader.cancel()
+
+    async def _heartbeat(self) -> None:
+        interval = self.hub.options.heartbeat_interval
+        if interval <= 0:
+            return
+        while True:
+            await asyncio.sleep(interval)
+            self.send_system(SystemEvents.HEARTBEAT, None, None)
+
+    # -- helpers for handlers -----------------------------------------------------------------
+
+    def send_system(self, event: str, content: Any, metadata: dict[str, Any] | None, **extra: Any) -> None:
+        """Queue an unsequenced connection-level frame."""
+        frame = create_event(event, content=content, metadata=metadata, **extra)
+        show = render_show_content(event, content, metadata, self.hub.options.language)
+        if show is not None:
+            frame["show_content"] = show
+        self.push(encode_frame(frame))
+
+    def send_error(
+        self,
+        code: str,
+        message: str,
+        *,
+        request: InboundFrame | None = None,
+        session_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        extra = {"request_event": request.event} if request else {}
+        frame = create_error(
+            SystemEvents.ERROR,
+            code,
+            message,
+            session_id=session_id or (request.session_id if request else None),
+            details=details,
+            **extra,
+        )
+        frame["show_content"] = render_show_content(SystemEvents.ERROR, message, None, self.hub.options.language)
+        self.push(encode_frame(frame))
+
+    def notice(self, action: str, ok: bool, text: str, session_id: str | None = None, **metadata: Any) -> None:
+        self.send_system(SystemEvents.NOTICE, text, {"action": action, "ok": ok, **metadata}, session_id=session_id)
+
+    def resolve(self, frame: InboundFrame) -> Session:
+        """The session a frame is about; it must be attached to this connection.
+
+        Raises:
+            ProtocolError: unknown session, a session of another connection, or an ambiguous frame.
+        """
+        if frame.session_id is None:
+            if len(self.sessions) == 1:
+                return next(iter(self.sessions.values()))
+            if not self.sessions:
+                raise ProtocolError(ErrorCodes.MISSING_FIELD, f"{frame.event} requires `session_id`").with_field(
+                    "session_id"
+                )
+            raise ProtocolError(ErrorCodes.SESSION_AMBIGUOUS, "this connection has several sessions; set `session_id`")
+        session = self.sessions.get(frame.session_id)
+        if session is not None:
+            return session
+        if self.hub.find(frame.session_id) is None:
+            raise ProtocolError(ErrorCodes.SESSION_NOT_FOUND, f"no live session {frame.session_id!r}")
+        raise ProtocolError(
+            ErrorCodes.SESSION_NOT_OWNED,
+            "the session is not attached to this connection; send user.reconnect with its resume token",
+        )

@@ -1,0 +1,58 @@
+"""Server options with their documented defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+__all__ = ["ServerOptions"]
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """Tunable behaviour of :class:`~myagent.ws.server.AgentWebSocketServer` (all keyword arguments).
+
+    Attributes:
+        grace_period: seconds a session outlives its connection (its run goes on, events are kept).
+        heartbeat_interval: seconds between ``system.heartbeat`` frames (0 disables them).
+        ping_interval: seconds between WebSocket pings; a peer that misses ``ping_timeout`` is dropped.
+        ping_timeout: seconds to wait for a pong.
+        confirm_timeout: seconds a confirmation request stays open; expiry counts as a refusal.
+        max_message_bytes: largest accepted client frame; larger ones get ``MESSAGE_TOO_LARGE``.
+        max_sessions_per_connection: sessions one connection may own at once.
+        max_sessions: sessions the server holds at once.
+        retention_events: events retained per session for replay (unacknowledged ones included).
+        retention_bytes: serialised bytes retained per session for replay.
+        outbound_queue_frames: frames queued for one connection before it counts as a slow consumer.
+        send_llm_messages: also emit ``agent.llm_message`` for every message added to memory.
+        language: language of ``show_content`` and status texts: ``zh`` (default) or ``en``.
+        state_max_age: seconds a signed state stays valid.
+    """
+
+    grace_period: float = 600.0
+    heartbeat_interval: float = 30.0
+    ping_interval: float | None = 20.0
+    ping_timeout: float | None = 20.0
+    confirm_timeout: float = 300.0
+    max_message_bytes: int = 1 << 20
+    max_sessions_per_connection: int = 100
+    max_sessions: int = 10_000
+    retention_events: int = 1000
+    retention_bytes: int = 1 << 20
+    outbound_queue_frames: int = 2000
+    send_llm_messages: bool = False
+    language: Literal["zh", "en"] = "zh"
+    state_max_age: float = 7 * 24 * 3600.0
+
+    @classmethod
+    def from_kwargs(cls, options: dict[str, Any]) -> ServerOptions:
+        """Build options, rejecting unknown names.
+
+        Raises:
+            TypeError: an option this server does not have.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise TypeError(f"unknown server option(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**options)

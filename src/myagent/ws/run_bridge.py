@@ -1,0 +1,143 @@
+"""Drives one agent run and turns its typed events into protocol events of the session."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from myagent.agent.events import (
+    AnswerDelta,
+    FinalAnswer,
+    MessageAdded,
+    ModelCallFinished,
+    RunEvent,
+    RunFailed,
+    StepStarted,
+    ToolCallFinished,
+    ToolCallStarted,
+)
+from myagent.llm.base import Usage
+from myagent.protocol.errors import ErrorCodes
+from myagent.protocol.names import AgentEvents
+from myagent.ws.session import Session
+
+__all__ = ["drive_run", "emit_run_event"]
+
+logger = logging.getLogger(__name__)
+
+_TEXTS = {
+    "zh": {
+        "first_step": "正在处理您的请求...",
+        "next_step": "正在根据工具结果继续思考（第 {step} 步）...",
+        "tool_call": "调用工具: {name}",
+        "interrupted": "已中断当前任务",
+        "failed": "运行出错：{error}",
+    },
+    "en": {
+        "first_step": "Working on your request...",
+        "next_step": "Thinking about the tool results (step {step})...",
+        "tool_call": "Calling tool: {name}",
+        "interrupted": "The run was interrupted",
+        "failed": "The run failed: {error}",
+    },
+}
+
+
+async def drive_run(session: Session, text: str, *, on_usage: Callable[[Usage], None]) -> None:
+    """Run the session's agent on ``text``; every outcome ends with exactly one closing event.
+
+    The closing event is ``agent.final_answer``, ``agent.error`` or ``agent.interrupted``.
+    """
+    texts = _TEXTS[session.options.language]
+    started = time.monotonic()
+    mark = len(session.agent.usage.calls)
+    try:
+        async for event in session.agent.stream(text, confirm=session.confirm):
+            if isinstance(event, ModelCallFinished):
+                on_usage(event.usage)
+            emit_run_event(session, event, texts, started=started, mark=mark)
+    except asyncio.CancelledError as exc:
+        reason = (exc.args[0] if exc.args else None) or "user_cancel"
+        session.emit(AgentEvents.INTERRUPTED, texts["interrupted"], metadata={"reason": str(reason)})
+        raise
+    except Exception as exc:  # the run boundary: a bug in a tool or model must not kill the server
+        logger.exception("session %s: run failed", session.id)
+        session.emit(
+            AgentEvents.ERROR,
+            texts["failed"].format(error=f"{type(exc).__name__}: {exc}"),
+            metadata={"error_code": ErrorCodes.RUN_FAILED},
+        )
+
+
+def emit_run_event(session: Session, event: RunEvent, texts: dict[str, str], *, started: float, mark: int) -> None:
+    """Translate one agent event (see the mapping in docs/protocol.md)."""
+    if isinstance(event, AnswerDelta):
+        session.emit(AgentEvents.PARTIAL_ANSWER, event.text, metadata={"step": event.step})
+    elif isinstance(event, StepStarted):
+        key = "first_step" if event.step == 1 else "next_step"
+        session.emit(AgentEvents.THINKING, texts[key].format(step=event.step), metadata={"step": event.step})
+    elif isinstance(event, ToolCallStarted):
+        session.emit(
+            AgentEvents.TOOL_CALL,
+            texts["tool_call"].format(name=event.name),
+            step_id=event.call_id,
+            metadata={
+                "tool_name": event.name,
+                "call_id": event.call_id,
+                "tool_args": event.arguments,
+                "needs_confirmation": event.needs_confirmation,
+                "step": event.step,
+            },
+        )
+    elif isinstance(event, ToolCallFinished):
+        session.emit(
+            AgentEvents.TOOL_RESULT, str(event.result), step_id=event.call_id, metadata=_result_metadata(event)
+        )
+    elif isinstance(event, MessageAdded):
+        if session.options.send_llm_messages:
+            message = event.message.to_dict()
+            session.emit(AgentEvents.LLM_MESSAGE, message, metadata={"role": message["role"]})
+    elif isinstance(event, FinalAnswer):
+        usage = session.agent.usage.since(mark)
+        session.emit(
+            AgentEvents.FINAL_ANSWER,
+            event.text,
+            metadata={
+                "reason": event.reason,
+                "steps": event.steps,
+                "usage": _usage_dict(usage),
+                "duration_ms": round((time.monotonic() - started) * 1000, 1),
+            },
+        )
+    elif isinstance(event, RunFailed):
+        session.emit(AgentEvents.ERROR, event.message, metadata={"error_code": event.code, "step": event.steps})
+
+
+def _result_metadata(event: ToolCallFinished) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "tool_name": event.name,
+        "call_id": event.call_id,
+        "status": event.status,
+        "duration_ms": round(event.duration * 1000, 1),
+        "step": event.step,
+    }
+    result = event.result
+    if result.data is not None:
+        metadata["data"] = result.data
+    if result.error is not None:
+        metadata["error"] = result.error
+    if result.base64_image is not None:
+        metadata["base64_image"] = result.base64_image
+    return metadata
+
+
+def _usage_dict(usage: Usage) -> dict[str, Any]:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+        "estimated": usage.estimated,
+    }

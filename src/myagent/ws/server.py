@@ -1,0 +1,146 @@
+"""``AgentWebSocketServer``: the app on uvicorn, with graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import uvicorn
+
+from myagent.config import env_value
+from myagent.ws.app import create_app
+from myagent.ws.hub import AgentFactory, Hub
+from myagent.ws.options import ServerOptions
+
+__all__ = ["AgentWebSocketServer"]
+
+logger = logging.getLogger(__name__)
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn that closes our connections first (1001) and exits quietly on SIGINT/SIGTERM."""
+
+    def __init__(self, config: uvicorn.Config, hub: Hub, on_started: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.hub = hub
+        self.on_started = on_started
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.on_started()
+
+    async def shutdown(self, sockets: Any = None) -> None:
+        await self.hub.shutdown()
+        await super().shutdown(sockets)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # Unlike uvicorn's default, do not re-raise the signal afterwards: a graceful stop exits 0.
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+class AgentWebSocketServer:
+    """Serve agents from ``agent_factory_func`` (a fresh agent per session) over WebSocket.
+
+    Args:
+        agent_factory_func: returns a new agent for each session (sync or async).
+        host: interface to bind.
+        port: TCP port (0 picks a free one; see :attr:`port` after start).
+        state_secret_key: key that signs client-held session state; from ``MYAGENT_STATE_SECRET``
+            when omitted, else random (states then do not survive a restart, and a warning says so).
+        **options: any :class:`~myagent.ws.options.ServerOptions` field.
+
+    Raises:
+        TypeError: an unknown option.
+    """
+
+    def __init__(
+        self,
+        agent_factory_func: AgentFactory,
+        host: str = "localhost",
+        port: int = 8080,
+        state_secret_key: str | None = None,
+        **options: Any,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.options = ServerOptions.from_kwargs(options)
+        self.state_secret_key = state_secret_key or env_value("MYAGENT_STATE_SECRET") or self._random_key()
+        self.hub = Hub(agent_factory_func, self.options)
+        self.app = create_app(agent_factory_func, hub=self.hub)
+        self._server: _Uvicorn | None = None
+        self._started = asyncio.Event()
+
+    @staticmethod
+    def _random_key() -> str:
+        logger.warning(
+            "No state secret key given (state_secret_key= or MYAGENT_STATE_SECRET): using a random key, so "
+            "signed session states will not survive a restart"
+        )
+        return secrets.token_urlsafe(32)
+
+    def _config(self, log_level: str | None) -> uvicorn.Config:
+        return uvicorn.Config(
+            self.app,
+            host=self.host,
+            port=self.port,
+            ws="websockets-sansio",
+            ws_max_size=max(16 << 20, self.options.max_message_bytes * 4),
+            ws_ping_interval=self.options.ping_interval,
+            ws_ping_timeout=self.options.ping_timeout,
+            ws_per_message_deflate=False,
+            lifespan="off",
+            log_level=log_level,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
+
+    async def start_server(self, *, log_level: str | None = None) -> None:
+        """Serve until shut down (SIGINT/SIGTERM or :meth:`shutdown`)."""
+        self._server = _Uvicorn(self._config(log_level), self.hub, self._note_started)
+        await self._server.serve()
+
+    def _note_started(self) -> None:
+        if self._server is not None and self._server.servers:
+            self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        logger.info("myagent server listening on ws://%s:%d", self.host, self.port)
+        self._started.set()
+
+    async def wait_started(self) -> None:
+        """Return once the server accepts connections (:attr:`port` is then the bound port)."""
+        await self._started.wait()
+
+    async def shutdown(self) -> None:
+        """Stop accepting, tell clients (close code 1001), cancel runs, and return when stopped."""
+        if self._server is not None:
+            self._server.should_exit = True
+        else:
+            await self.hub.shutdown()
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    def get_status(self) -> dict[str, Any]:
+        return {
+            "running": bool(self._server and self._server.started and not self._server.should_exit),
+            "host": self.host,
+            "port": self.port,
+            **self.hub.status(),
+        }
