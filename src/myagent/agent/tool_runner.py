@@ -47,7 +47,11 @@ async def _finish(
     agent: ToolCallAgent, tool: BaseTool | None, call: ToolCall, step: int, confirm: ConfirmCallback | None
 ) -> ToolCallFinished:
     started = time.monotonic()
-    result, status = await _outcome(agent, tool, call, step, confirm)
+    try:
+        result, status = await _outcome(agent, tool, call, step, confirm)
+    except Exception as exc:  # e.g. a confirmation callback that raised: report it, never hang the run
+        logger.warning("agent %s: tool call %s failed: %s", agent.name, call.name, exc, exc_info=True)
+        result, status = ToolResult.failure(f"tool {call.name} could not be run: {type(exc).__name__}: {exc}"), "error"
     return ToolCallFinished(call.id, call.name, result, status, step, time.monotonic() - started)
 
 

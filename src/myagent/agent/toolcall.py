@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from myagent.agent.confirmation import ConfirmationDecision, ConfirmationRequest, ConfirmCallback
@@ -31,6 +31,7 @@ from myagent.llm.base import Message, Model, ModelRequest, ModelResponse, TextDe
 from myagent.tool.base import BaseTool
 from myagent.tool.collection import ToolCollection
 from myagent.tool.result import ToolResult
+from myagent.tool.schema import ArgumentError, parse_arguments
 from myagent.tool.terminate import TERMINATE_TOOL_NAME
 
 __all__ = ["ToolCallAgent"]
@@ -78,12 +79,31 @@ class ToolCallAgent:
         self._running = False
         self._open_calls: list[ToolCall] = []
         self._open_results: dict[str, ToolResult] = {}
+        self._run: object | None = None
 
     # -- public API ---------------------------------------------------------------------------
 
     @property
     def is_running(self) -> bool:
         return self._running
+
+    def clone(self) -> ToolCallAgent:
+        """A new agent with the same model, tools and settings, and empty memory and usage.
+
+        Tools and the model are shared with the original (keep per-session state out of them).
+        """
+        return ToolCallAgent(
+            name=self.name,
+            description=self.description,
+            model=self.model,
+            tools=self.tools,
+            system_prompt=self.system_prompt,
+            max_steps=self.max_steps,
+            tool_timeout=self.tool_timeout,
+            confirm=self.confirm,
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+        )
 
     def reset(self) -> None:
         """Forget the conversation (usage statistics are kept)."""
@@ -105,18 +125,29 @@ class ToolCallAgent:
                 raise AgentRunError(event.message)
         raise AgentRunError("the run ended without an answer")  # pragma: no cover - defensive
 
-    async def stream(self, query: str, *, confirm: ConfirmCallback | None = None) -> AsyncIterator[RunEvent]:
+    async def stream(self, query: str, *, confirm: ConfirmCallback | None = None) -> AsyncGenerator[RunEvent, None]:
         """Answer ``query``, yielding every step as it happens."""
         if self._running:
             raise RuntimeError(f"agent {self.name!r} is already running")
         self._running = True
+        run = object()
+        self._run = run
         try:
             yield self._remember(Message("user", query))
             async for event in self._loop(confirm or self.confirm):
+                if isinstance(event, FinalAnswer | RunFailed):
+                    # The run is over once its last event is out: a consumer that stops iterating
+                    # there (``run()`` returns on it) must find the agent free for the next run.
+                    self._end_run()
                 yield event
         finally:
-            self._close_open_calls()
-            self._running = False
+            if self._run is run:  # not already ended (or superseded by a newer run)
+                self._end_run()
+
+    def _end_run(self) -> None:
+        self._close_open_calls()
+        self._running = False
+        self._run = None
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -133,6 +164,9 @@ class ToolCallAgent:
                     if isinstance(event, RunFailed):
                         return
             assert response is not None
+            # Open the calls before the message is out, so a run closed right after it still
+            # answers every call (memory stays valid).
+            self._open_calls, self._open_results = list(response.tool_calls), {}
             yield self._remember(Message("assistant", response.text or None, response.tool_calls))
             if not response.tool_calls:
                 yield FinalAnswer(response.text, "stop", step)
@@ -239,8 +273,14 @@ class ToolCallAgent:
         return MessageAdded(message)
 
     def _terminate_answer(self, call: ToolCall, text: str) -> str:
-        result = self._last_tool_output(call.id)
-        return result or text
+        """The ``answer`` argument, else the model's text, else what the tool returned."""
+        try:
+            answer = parse_arguments(call.arguments).get("answer")
+        except ArgumentError:
+            answer = None
+        if isinstance(answer, str) and answer.strip():
+            return answer
+        return text or self._last_tool_output(call.id)
 
     def _last_tool_output(self, call_id: str) -> str:
         for message in reversed(self.memory):

@@ -34,6 +34,16 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _WORD = re.compile(r"[a-z0-9]+")
 _QUOTED = re.compile(r"[\"“「『']([^\"”」』']+)[\"”」』']")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+# fmt: off
+#: Words too common to say which tool a question is about ("what is the weather in ...").
+_STOPWORDS = frozenset({
+    "a", "an", "and", "are", "at", "be", "can", "do", "does", "for", "from", "how", "i", "in", "is", "it",
+    "me", "of", "on", "or", "please", "the", "this", "to", "what", "when", "where", "which", "who", "why",
+    "with", "you", "your",
+})
+# fmt: on
+#: The built-in ``terminate`` tool; the offline model ends runs with a plain answer instead.
+_TERMINATE = "terminate"
 
 
 class OfflineModel(Model):
@@ -140,7 +150,7 @@ def _tool_name(tool: Mapping[str, Any]) -> str:
 def _keywords(text: str) -> set[str]:
     """Latin words and CJK character pairs: a crude but language-neutral overlap measure."""
     lowered = text.lower().replace("_", " ")
-    words = set(_WORD.findall(lowered))
+    words = set(_WORD.findall(lowered)) - _STOPWORDS
     han = "".join(ch if _CJK.match(ch) else " " for ch in lowered)
     for run in han.split():
         words.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
@@ -152,6 +162,8 @@ def _choose_calls(question: str, tools: Sequence[Mapping[str, Any]], salt: int) 
     best: tuple[int, Mapping[str, Any], list[dict[str, Any]]] | None = None
     for tool in tools:
         function = tool.get("function", {})
+        if function.get("name") == _TERMINATE:
+            continue
         score = len(asked & _keywords(f"{function.get('name', '')} {function.get('description', '')}"))
         if score == 0 or (best is not None and score <= best[0]):
             continue

@@ -101,9 +101,11 @@ class _Streaming(Model):
         for index, piece in enumerate(split_text(reply.text, reply.chunk_size)):
             if reply.hold_after is not None and index == reply.hold_after:
                 self.holding.set()
-                await self._release.wait()
-                self._release.clear()
-                self.holding.clear()
+                try:
+                    await self._release.wait()
+                finally:  # also when cancelled: a later hold must not look already reached
+                    self._release.clear()
+                    self.holding.clear()
             yield TextDelta(piece)
             await asyncio.sleep(0)
         usage = reply.usage or Usage(

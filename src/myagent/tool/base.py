@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import inspect
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,6 +22,8 @@ from myagent.tool.schema import (
 )
 
 __all__ = ["BaseTool"]
+
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class BaseTool:
@@ -82,6 +85,10 @@ class BaseTool:
         """
         if not self.name or not isinstance(self.name, str):
             raise ToolError(f"{type(self).__name__} has no name; set a class attribute `name = ...`")
+        if not _NAME.fullmatch(self.name):
+            raise ToolError(
+                f"tool name {self.name!r} must be 1-64 letters, digits, '_' or '-' (model APIs reject others)"
+            )
         if not callable(getattr(self, "execute", None)):
             raise ToolError(f"{type(self).__name__} has no execute method")
         return {

@@ -79,7 +79,7 @@ def to_text(value: object) -> str:
         return value
     try:
         return json.dumps(value, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
+    except Exception:  # not serialisable, circular, or ``default=str`` hit a broken __str__/__repr__
         try:
             return repr(value)
         except Exception:  # a broken __repr__ must not break the run

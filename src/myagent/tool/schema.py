@@ -77,8 +77,14 @@ def _docstring_params(doc: str) -> dict[str, str]:
     """Parameter descriptions from Google-style ``Args:`` blocks or ``:param x:`` lines."""
     found: dict[str, str] = {}
     in_args = False
+    current: tuple[str, int] | None = None  # the parameter being described and its indentation
     for line in doc.splitlines():
         stripped = line.strip()
+        indent = len(line) - len(line.lstrip())
+        if current is not None and stripped and indent > current[1]:
+            found[current[0]] += " " + stripped  # a wrapped description continues
+            continue
+        current = None
         if stripped.lower() in ("args:", "arguments:", "parameters:"):
             in_args = True
             continue
@@ -86,7 +92,9 @@ def _docstring_params(doc: str) -> dict[str, str]:
             in_args = False  # next section (Returns:, Raises:)
         match = _DOC_ARG.match(line)
         if match and (in_args or stripped.startswith(":param")):
-            found[match.group(1).lstrip("*")] = match.group(2).strip()
+            name = match.group(1).lstrip("*")
+            found[name] = match.group(2).strip()
+            current = (name, indent)
     return found
 
 

@@ -1,0 +1,96 @@
+"""Shared helpers for server tests: a real server on a free loopback port and a recording client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import websockets
+
+from myagent.ws.server import AgentWebSocketServer
+
+WAIT = 15.0  # generous upper bound for a frame to arrive; never an assertion about speed
+
+
+@contextlib.asynccontextmanager
+async def running_server(factory: Callable[[], Any], **options: Any) -> AsyncIterator[AgentWebSocketServer]:
+    """An ``AgentWebSocketServer`` on 127.0.0.1 with a free port, shut down afterwards."""
+    options.setdefault("heartbeat_interval", 0)
+    server = AgentWebSocketServer(factory, host="127.0.0.1", port=0, state_secret_key="test-secret", **options)
+    task = asyncio.create_task(server.start_server(log_level="warning"))
+    await asyncio.wait_for(server.wait_started(), WAIT)
+    try:
+        yield server
+    finally:
+        await server.shutdown()
+        await asyncio.wait_for(task, WAIT)
+
+
+class Client:
+    """A WebSocket client that keeps every frame it receives, in order."""
+
+    def __init__(self, ws: websockets.ClientConnection) -> None:
+        self.ws = ws
+        self.frames: list[dict[str, Any]] = []
+        self.session_id: str | None = None
+        self.resume_token: str | None = None
+
+    @classmethod
+    async def connect(cls, url: str, **kwargs: Any) -> Client:
+        client = cls(await websockets.connect(url, **kwargs))
+        connected = await client.expect("system.connected")
+        assert connected["metadata"]["connection_id"]
+        return client
+
+    async def send(self, event: str, **fields: Any) -> None:
+        await self.ws.send(json.dumps({"event": event, **fields}, ensure_ascii=False))
+
+    async def send_raw(self, data: str | bytes) -> None:
+        await self.ws.send(data)
+
+    async def recv(self) -> dict[str, Any]:
+        frame = json.loads(await asyncio.wait_for(self.ws.recv(), WAIT))
+        self.frames.append(frame)
+        return frame
+
+    async def expect(self, *events: str) -> dict[str, Any]:
+        """Receive until a frame with one of ``events`` arrives; return it."""
+        while True:
+            frame = await self.recv()
+            if frame["event"] in events:
+                return frame
+
+    async def collect_until(self, *events: str) -> list[dict[str, Any]]:
+        """Every frame up to and including the first with one of ``events``."""
+        collected = []
+        while True:
+            frame = await self.recv()
+            collected.append(frame)
+            if frame["event"] in events:
+                return collected
+
+    async def create_session(self) -> dict[str, Any]:
+        await self.send("user.create_session", content="create_session")
+        created = await self.expect("agent.session_created")
+        self.session_id = created["session_id"]
+        self.resume_token = created["metadata"]["resume_token"]
+        return created
+
+    async def ask(self, text: str, session_id: str | None = None) -> list[dict[str, Any]]:
+        """Send a message and return the frames up to the run's closing event."""
+        await self.send("user.message", session_id=session_id or self.session_id, content=text)
+        return await self.collect_until("agent.final_answer", "agent.error", "agent.interrupted")
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+def events_of(frames: list[dict[str, Any]]) -> list[str]:
+    return [frame["event"] for frame in frames]
+
+
+def answer_text(frames: list[dict[str, Any]]) -> str:
+    return "".join(f["content"] for f in frames if f["event"] == "agent.partial_answer")
