@@ -1,0 +1,46 @@
+# The two commands of the README: `make run` and `make test`. Both install what they need.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8080
+HOST ?= localhost
+
+.PHONY: run test lint check-generated system-deps js-deps bench docs clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[chat,crypto,redis]"
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[dev,chat,crypto,redis]"
+	touch $@
+
+## run: serve the weather example agent on ws://$(HOST):$(PORT)
+run: $(VENV)/.installed
+	$(PY) -m myagent.cli.server server examples/weather_agent.py --host $(HOST) --port $(PORT)
+
+## test: install dev and system dependencies, then ruff, mypy and the whole pytest suite
+test: $(VENV)/.dev-installed system-deps js-deps
+	$(VENV)/bin/ruff check src tests bench examples
+	$(VENV)/bin/ruff format --check src tests bench examples
+	$(VENV)/bin/mypy
+	$(VENV)/bin/pytest
+
+system-deps:
+	sh scripts/install-system-deps.sh
+
+js-deps:
+	test -d tests/js/node_modules/ws || npm ci --prefix tests/js --no-audit --no-fund
+
+## docs: regenerate docs/protocol.md and schema/events.schema.json from the event catalog
+docs: $(VENV)/.installed
+	$(PY) -m myagent.protocol.render
+
+bench: $(VENV)/.dev-installed
+	$(PY) bench/load.py
+	$(PY) bench/idle_sessions.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/js/node_modules
