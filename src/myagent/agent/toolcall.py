@@ -8,9 +8,10 @@ cancellation mid-stream or mid-tool: every assistant tool call gets a tool resul
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from typing import Any
 
 from myagent.agent.confirmation import ConfirmationDecision, ConfirmationRequest, ConfirmCallback
@@ -125,24 +126,72 @@ class ToolCallAgent:
                 raise AgentRunError(event.message)
         raise AgentRunError("the run ended without an answer")  # pragma: no cover - defensive
 
-    async def stream(self, query: str, *, confirm: ConfirmCallback | None = None) -> AsyncGenerator[RunEvent, None]:
+    def stream(self, query: str, *, confirm: ConfirmCallback | None = None) -> AsyncGenerator[RunEvent, None]:
         """Answer ``query``, yielding every step as it happens."""
+        return self._guarded(self._turn(query, confirm or self.confirm))
+
+    def resume(self, *, confirm: ConfirmCallback | None = None) -> AsyncGenerator[RunEvent, None]:
+        """Finish the tool calls memory left without results (e.g. after a restore), then go on.
+
+        Calls needing confirmation ask again. With nothing unanswered this is a new model step.
+        """
+        return self._guarded(self._resume(confirm or self.confirm))
+
+    def unanswered_calls(self) -> list[ToolCall]:
+        """Tool calls of the last assistant message that have no tool result in memory yet."""
+        answered: set[str] = set()
+        for message in reversed(self.memory):
+            if message.role == "tool" and message.tool_call_id:
+                answered.add(message.tool_call_id)
+            elif message.role == "assistant":
+                return [call for call in message.tool_calls if call.id not in answered]
+            else:
+                return []
+        return []
+
+    def snapshot_messages(self) -> list[Message]:
+        """Memory as it stands, including results of calls that already finished in an open step."""
+        finished = [
+            Message("tool", str(self._open_results[call.id]), tool_call_id=call.id, name=call.name)
+            for call in self._open_calls
+            if call.id in self._open_results
+        ]
+        return [*self.memory, *finished]
+
+    async def _guarded(self, events: AsyncGenerator[RunEvent, None]) -> AsyncGenerator[RunEvent, None]:
         if self._running:
             raise RuntimeError(f"agent {self.name!r} is already running")
         self._running = True
         run = object()
         self._run = run
         try:
-            yield self._remember(Message("user", query))
-            async for event in self._loop(confirm or self.confirm):
-                if isinstance(event, FinalAnswer | RunFailed):
-                    # The run is over once its last event is out: a consumer that stops iterating
-                    # there (``run()`` returns on it) must find the agent free for the next run.
-                    self._end_run()
-                yield event
+            async with contextlib.aclosing(events):  # closing the stream closes every inner level now
+                async for event in events:
+                    if isinstance(event, FinalAnswer | RunFailed):
+                        # The run is over once its last event is out: a consumer that stops iterating
+                        # there (``run()`` returns on it) must find the agent free for the next run.
+                        self._end_run()
+                    yield event
         finally:
             if self._run is run:  # not already ended (or superseded by a newer run)
                 self._end_run()
+
+    async def _turn(self, query: str, confirm: ConfirmCallback | None) -> AsyncGenerator[RunEvent, None]:
+        yield self._remember(Message("user", query))
+        async with contextlib.aclosing(self._loop(confirm, 1)) as events:
+            async for event in events:
+                yield event
+
+    async def _resume(self, confirm: ConfirmCallback | None) -> AsyncGenerator[RunEvent, None]:
+        calls = self.unanswered_calls()
+        step = max(self.current_step, 1)
+        if calls:
+            async with contextlib.aclosing(self._run_tools(calls, step, confirm)) as events:
+                async for event in events:
+                    yield event
+        async with contextlib.aclosing(self._loop(confirm, step + 1 if calls else step)) as events:
+            async for event in events:
+                yield event
 
     def _end_run(self) -> None:
         self._close_open_calls()
@@ -151,18 +200,19 @@ class ToolCallAgent:
 
     # -- the loop -----------------------------------------------------------------------------
 
-    async def _loop(self, confirm: ConfirmCallback | None) -> AsyncIterator[RunEvent]:
-        for step in range(1, self.max_steps + 1):
+    async def _loop(self, confirm: ConfirmCallback | None, first_step: int) -> AsyncGenerator[RunEvent, None]:
+        for step in range(first_step, self.max_steps + 1):
             self.current_step = step
             yield StepStarted(step)
             response: ModelResponse | None = None
-            async for event in self._call_model(step):
-                if isinstance(event, ModelResponse):
-                    response = event
-                else:
-                    yield event
-                    if isinstance(event, RunFailed):
-                        return
+            async with contextlib.aclosing(self._call_model(step)) as model_events:
+                async for event in model_events:
+                    if isinstance(event, ModelResponse):
+                        response = event
+                    else:
+                        yield event
+                        if isinstance(event, RunFailed):
+                            return
             assert response is not None
             # Open the calls before the message is out, so a run closed right after it still
             # answers every call (memory stays valid).
@@ -171,8 +221,9 @@ class ToolCallAgent:
             if not response.tool_calls:
                 yield FinalAnswer(response.text, "stop", step)
                 return
-            async for event in self._run_tools(response.tool_calls, step, confirm):
-                yield event
+            async with contextlib.aclosing(self._run_tools(response.tool_calls, step, confirm)) as tool_events:
+                async for event in tool_events:
+                    yield event
             terminate = [c for c in response.tool_calls if c.name == TERMINATE_TOOL_NAME]
             if terminate and TERMINATE_TOOL_NAME in self.tools:
                 yield FinalAnswer(self._terminate_answer(terminate[0], response.text), "terminate", step)
@@ -181,7 +232,7 @@ class ToolCallAgent:
         yield self._remember(Message("assistant", note))
         yield FinalAnswer(note, "max_steps", self.max_steps)
 
-    async def _call_model(self, step: int) -> AsyncIterator[RunEvent | ModelResponse]:
+    async def _call_model(self, step: int) -> AsyncGenerator[RunEvent | ModelResponse, None]:
         request = ModelRequest(
             messages=self._messages_for_model(),
             tools=self.tools.to_schemas(),
@@ -225,7 +276,7 @@ class ToolCallAgent:
 
     async def _run_tools(
         self, calls: Sequence[ToolCall], step: int, confirm: ConfirmCallback | None
-    ) -> AsyncIterator[RunEvent]:
+    ) -> AsyncGenerator[RunEvent, None]:
         """Run the step's calls concurrently; events as they finish, memory in call order."""
         self._open_calls = list(calls)
         self._open_results = {}
