@@ -41,8 +41,14 @@ class ErrorCodes:
     AGENT_FACTORY_FAILED = "AGENT_FACTORY_FAILED"
     RUN_FAILED = "RUN_FAILED"
     MODEL_ERROR = "MODEL_ERROR"
-    STATE_INVALID = "STATE_INVALID"
+    STATE_MALFORMED = "STATE_MALFORMED"
+    STATE_VERSION_MISMATCH = "STATE_VERSION_MISMATCH"
+    STATE_CHECKSUM_MISMATCH = "STATE_CHECKSUM_MISMATCH"
+    STATE_SIGNATURE_MISMATCH = "STATE_SIGNATURE_MISMATCH"
     STATE_EXPIRED = "STATE_EXPIRED"
+    STATE_FROM_FUTURE = "STATE_FROM_FUTURE"
+    STATE_TOO_LARGE = "STATE_TOO_LARGE"
+    STATE_UNREADABLE = "STATE_UNREADABLE"
     SERVER_SHUTTING_DOWN = "SERVER_SHUTTING_DOWN"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
@@ -78,8 +84,25 @@ _TABLE = [
     ErrorCode(ErrorCodes.AGENT_FACTORY_FAILED, "The agent factory raised while creating the session's agent."),
     ErrorCode(ErrorCodes.RUN_FAILED, "The run stopped because of an unexpected error in the agent or a tool."),
     ErrorCode(ErrorCodes.MODEL_ERROR, "The model endpoint failed after retries."),
-    ErrorCode(ErrorCodes.STATE_INVALID, "A signed state was malformed, tampered with or signed with another key."),
-    ErrorCode(ErrorCodes.STATE_EXPIRED, "A signed state is older than the validity period."),
+    ErrorCode(
+        ErrorCodes.STATE_MALFORMED,
+        "The signed state is not an object with state, timestamp, signature, version and checksum of the right types.",
+    ),
+    ErrorCode(ErrorCodes.STATE_VERSION_MISMATCH, "The signed state has a format version this server does not read."),
+    ErrorCode(ErrorCodes.STATE_CHECKSUM_MISMATCH, "The state does not match its checksum: it was changed or damaged."),
+    ErrorCode(
+        ErrorCodes.STATE_SIGNATURE_MISMATCH,
+        "The signature is wrong: the state was altered or signed with a key this server does not accept.",
+    ),
+    ErrorCode(ErrorCodes.STATE_EXPIRED, "The signed state is older than the validity period (7 days by default)."),
+    ErrorCode(
+        ErrorCodes.STATE_FROM_FUTURE, "The signed state's timestamp lies in the future beyond the allowed clock skew."
+    ),
+    ErrorCode(ErrorCodes.STATE_TOO_LARGE, "The signed state exceeds the size this server accepts."),
+    ErrorCode(
+        ErrorCodes.STATE_UNREADABLE,
+        "The state is encrypted with a key this server does not have, or its content is not a valid session state.",
+    ),
     ErrorCode(ErrorCodes.SERVER_SHUTTING_DOWN, "The server is shutting down and accepts no new work."),
     ErrorCode(ErrorCodes.INTERNAL_ERROR, "An unexpected server error; the server log has the details."),
 ]
