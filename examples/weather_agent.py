@@ -4,7 +4,7 @@ Serve it with::
 
     myagent server examples/weather_agent.py --port 8080
 
-With no model endpoint configured it runs on the offline model: ask "北京明天天气怎么样？" or
+With no model endpoint configured it runs on the offline model: ask "北京和上海的天气怎么样？" or
 "订阅上海的天气预警" (the second tool asks for your confirmation first).
 """
 
