@@ -12,7 +12,7 @@ from myagent.protocol.catalog import CATALOG, EventSpec, FieldSpec
 from myagent.protocol.errors import ErrorCodes
 from myagent.protocol.names import UserEvents
 
-__all__ = ["InboundFrame", "decode_frame", "json_type_of"]
+__all__ = ["InboundFrame", "decode_frame", "json_type_of", "requested_event"]
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,7 @@ def decode_frame(text: str | bytes) -> InboundFrame:
     Raises:
         ProtocolError: with the code from the error table that describes the first problem found.
     """
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProtocolError(ErrorCodes.INVALID_JSON, f"frame is not valid JSON: {exc}") from exc
+    data = _parse(text)
     if not isinstance(data, dict):
         raise ProtocolError(ErrorCodes.INVALID_FRAME, f"frame must be a JSON object, got {json_type_of(data)}")
     event = data.get("event")
@@ -79,6 +76,29 @@ def decode_frame(text: str | bytes) -> InboundFrame:
     if spec is None or spec.direction != "up":
         raise ProtocolError(ErrorCodes.UNKNOWN_EVENT, f"unknown client event {event!r}")
     return _validate(data, spec)
+
+
+def requested_event(text: str | bytes) -> str | None:
+    """The ``event`` a rejected frame named, if it was a JSON object with a string ``event``."""
+    try:
+        data = _parse(text)
+    except ProtocolError:
+        return None
+    event = data.get("event") if isinstance(data, dict) else None
+    return event if isinstance(event, str) and event else None
+
+
+def _parse(text: str | bytes) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError, UnicodeDecodeError and integers too long to convert;
+        # RecursionError is what deeply nested arrays/objects raise. All are the client's mistake.
+        raise ProtocolError(ErrorCodes.INVALID_JSON, f"frame is not valid JSON: {_brief(exc)}") from exc
+
+
+def _brief(exc: BaseException) -> str:
+    return "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
 
 
 def _validate(data: dict[str, Any], spec: EventSpec) -> InboundFrame:
@@ -138,7 +158,7 @@ def _check_message(content: Any, values: Mapping[str, Any]) -> None:
             ErrorCodes.MISSING_FIELD, "user.message with object content requires `content.question`"
         ).with_field("question")
     if not text.strip():
-        raise _invalid("content", "user.message must not be empty")
+        raise _invalid("content" if isinstance(content, str) else "question", "user.message must not be empty")
 
 
 def _invalid(name: str, message: str) -> ProtocolError:

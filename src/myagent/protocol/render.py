@@ -133,8 +133,14 @@ def render_markdown() -> str:
         lines += [f"## {title}", ""]
         for spec in specs:
             lines += _event_section(spec)
-    lines += ["## Error codes", "", "Sent in `metadata.error_code` of `system.error` (a rejected frame) or "
-              "`agent.error` (a failed run).", "", "| code | meaning |", "|---|---|"]
+    lines += [
+        "## Error codes",
+        "",
+        "Sent in `metadata.error_code` of `system.error` (a rejected frame) or `agent.error` (a failed run).",
+        "",
+        "| code | meaning |",
+        "|---|---|",
+    ]
     lines += [f"| `{entry.code}` | {entry.description} |" for entry in ERROR_CODES.values()]
     return "\n".join(lines).rstrip() + "\n"
 

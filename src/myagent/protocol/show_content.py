@@ -66,7 +66,9 @@ class _Blank(dict[str, Any]):
         return ""
 
 
-def render_show_content(event: str, content: Any, metadata: Mapping[str, Any] | None, lang: Language) -> str | None:
+def render_show_content(
+    event: str, content: Any, metadata: Mapping[str, Any] | None, lang: Language = "zh"
+) -> str | None:
     """The line for ``event``, or ``None`` for events that need none (deltas, heartbeats, raw messages)."""
     template = _TEMPLATES.get(event)
     if template is None:

@@ -25,12 +25,18 @@ _INDEX = """<!doctype html><meta charset="utf-8"><title>myagent</title>
 
 
 def create_app(
-    agent_factory_func: AgentFactory, *, options: ServerOptions | None = None, hub: Hub | None = None, **kwargs: Any
+    agent_factory_func: AgentFactory,
+    *,
+    state_secret_key: str | None = None,
+    options: ServerOptions | None = None,
+    hub: Hub | None = None,
+    **kwargs: Any,
 ) -> Starlette:
     """A Starlette app serving ``agent_factory_func`` agents; mount it in an existing app if you like.
 
     Args:
         agent_factory_func: returns a new agent for each session (sync or async).
+        state_secret_key: signs client-held session state (default ``MYAGENT_STATE_SECRET``, else random).
         options: server options; or pass them as keyword arguments.
         hub: an existing hub (used by ``AgentWebSocketServer``).
 
@@ -38,7 +44,7 @@ def create_app(
         TypeError: an unknown option.
     """
     if hub is None:
-        hub = Hub(agent_factory_func, options or ServerOptions.from_kwargs(kwargs))
+        hub = Hub(agent_factory_func, options or ServerOptions.from_kwargs(kwargs), state_secret_key=state_secret_key)
 
     async def websocket_endpoint(websocket: WebSocket) -> None:
         await Connection(websocket, hub).serve()

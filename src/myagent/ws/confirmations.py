@@ -49,7 +49,10 @@ class ConfirmationBook:
             pending.seq = announce(pending)
             return await asyncio.wait_for(asyncio.shield(future), self.timeout)
         except TimeoutError:
-            return ConfirmationDecision(False, f"no answer within {self.timeout:g} s", "timeout")
+            if future.done():  # answered while the timer fired: the client was told it was accepted
+                return future.result()
+            # No message: the decision's message is shown to the model as the user's own note.
+            return ConfirmationDecision(False, None, "timeout")
         finally:
             self.pending.pop(step_id, None)
             self._remember(step_id, future.done())

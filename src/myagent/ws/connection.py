@@ -14,10 +14,10 @@ from myagent._version import __version__
 from myagent.errors import ProtocolError
 from myagent.protocol.envelope import PROTOCOL_VERSION, create_error, create_event
 from myagent.protocol.errors import ErrorCodes
-from myagent.protocol.inbound import InboundFrame, decode_frame
+from myagent.protocol.inbound import InboundFrame, decode_frame, requested_event
 from myagent.protocol.names import SystemEvents
 from myagent.protocol.show_content import render_show_content
-from myagent.ws.event_log import LogEntry, encode_frame
+from myagent.ws.event_log import LogEntry, ReplayWindow, encode_frame
 from myagent.ws.hub import Hub
 from myagent.ws.outbound import CLOSE_GOING_AWAY, CLOSE_SLOW_CONSUMER, OutboundChannel
 from myagent.ws.session import Session
@@ -101,7 +101,7 @@ class Connection:
             if text is None:
                 self.send_error(ErrorCodes.BINARY_NOT_SUPPORTED, "binary frames are not supported; send JSON text")
                 continue
-            if len(text) > limit and len(text.encode()) > limit:
+            if _utf8_length_exceeds(text, limit):
                 self.send_error(
                     ErrorCodes.MESSAGE_TOO_LARGE, f"frame exceeds {limit} bytes", details={"max_message_bytes": limit}
                 )
@@ -115,8 +115,14 @@ class Connection:
             await self._dispatch(self, frame)
         except ProtocolError as exc:
             self.hub.metrics.client_errors_total += 1
-            logger.info("connection %s: rejected %s: %s", self.id, frame.event if frame else "frame", exc.code)
-            self.send_error(exc.code, exc.message, request=frame, details=exc.details or None)
+            event = frame.event if frame else requested_event(text)
+            logger.info("connection %s: rejected %s: %s", self.id, event or "frame", exc.code)
+            self.send_error(exc.code, exc.message, request=frame, request_event=event, details=exc.details or None)
+        except Exception:  # a server bug in a handler: report it, keep the connection and its sessions
+            logger.exception("connection %s: error while handling %s", self.id, frame.event if frame else "frame")
+            self.send_error(
+                ErrorCodes.INTERNAL_ERROR, "internal server error; the frame was not processed", request=frame
+            )
 
     async def _finish(self, writer: asyncio.Task[None]) -> None:
         self.outbound.close()
@@ -176,9 +182,12 @@ class Connection:
         *,
         request: InboundFrame | None = None,
         session_id: str | None = None,
+        request_event: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        extra = {"request_event": request.event} if request else {}
+        """Queue an unsequenced ``system.error`` naming the rejected frame's event when it is known."""
+        event = request.event if request else request_event
+        extra = {"request_event": event} if event else {}
         frame = create_error(
             SystemEvents.ERROR,
             code,
@@ -192,6 +201,43 @@ class Connection:
 
     def notice(self, action: str, ok: bool, text: str, session_id: str | None = None, **metadata: Any) -> None:
         self.send_system(SystemEvents.NOTICE, text, {"action": action, "ok": ok, **metadata}, session_id=session_id)
+
+    def attach(self, session: Session, after_seq: int | None, *, replay: bool = False) -> None:
+        """Attach ``session`` here and queue its events after ``after_seq``.
+
+        With ``replay`` the client is told first: a ``REPLAY_GAP`` error when events it missed are
+        gone, then a ``system.notice`` (action ``reconnect``) with the number of replayed events.
+        """
+        self.sessions[session.id] = session
+        if not replay:
+            session.attach(self, after_seq)
+            return
+        metrics = self.hub.metrics
+
+        def announce(window: ReplayWindow) -> None:
+            metrics.replays_total += 1
+            metrics.replayed_events_total += len(window.entries)
+            if window.missing is not None:
+                metrics.replay_gaps_total += 1
+                first, last = window.missing
+                self.send_error(
+                    ErrorCodes.REPLAY_GAP,
+                    f"events {first}..{last} are no longer retained; later events follow",
+                    session_id=session.id,
+                    details={"missing_from_seq": first, "missing_to_seq": last},
+                )
+            text = "会话已恢复" if self.hub.options.language == "zh" else "Session resumed"
+            self.notice(
+                "reconnect",
+                True,
+                text,
+                session_id=session.id,
+                replay_count=len(window.entries),
+                last_seq=session.log.last_seq,
+                busy=session.busy,
+            )
+
+        session.attach(self, after_seq, before_replay=announce)
 
     def resolve(self, frame: InboundFrame) -> Session:
         """The session a frame is about; it must be attached to this connection.
@@ -216,3 +262,10 @@ class Connection:
             ErrorCodes.SESSION_NOT_OWNED,
             "the session is not attached to this connection; send user.reconnect with its resume token",
         )
+
+
+def _utf8_length_exceeds(text: str, limit: int) -> bool:
+    """Whether ``text`` takes more than ``limit`` bytes in UTF-8 (1-4 bytes per character)."""
+    if len(text) > limit:
+        return True
+    return len(text) * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit

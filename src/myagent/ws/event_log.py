@@ -28,7 +28,8 @@ def encode_frame(frame: dict[str, Any]) -> str:
 def parse_event_id(event_id: str) -> tuple[str, int] | None:
     """``"<session_id>:<seq>"`` → ``(session_id, seq)``; ``None`` if it is not one of ours."""
     session_id, _, seq = event_id.rpartition(":")
-    if not session_id or not seq.isdigit():
+    # ASCII only: str.isdigit() also accepts e.g. "²", which int() then rejects with ValueError.
+    if not session_id or not (seq.isascii() and seq.isdigit()):
         return None
     return session_id, int(seq)
 

@@ -12,9 +12,10 @@ from myagent.protocol.errors import ErrorCodes
 from myagent.protocol.inbound import InboundFrame
 from myagent.protocol.names import AgentEvents, UserEvents
 from myagent.ws.connection import Connection
-from myagent.ws.event_log import ReplayWindow, parse_event_id
-from myagent.ws.run_bridge import drive_run
+from myagent.ws.event_log import parse_event_id
+from myagent.ws.run_bridge import start_run
 from myagent.ws.session import Session
+from myagent.ws.state_handlers import reconnect_with_state, request_state
 
 __all__ = ["HANDLERS", "dispatch"]
 
@@ -47,8 +48,7 @@ async def create_session(connection: Connection, frame: InboundFrame) -> None:
         raise ProtocolError(ErrorCodes.AGENT_FACTORY_FAILED, f"could not create the agent: {exc}") from exc
     session = Session(agent, hub.options)
     hub.add_session(session)
-    session.attach(connection, 0)
-    connection.sessions[session.id] = session
+    connection.attach(session, 0)
     text = "会话创建成功" if hub.options.language == "zh" else "Session created"
     session.emit(
         AgentEvents.SESSION_CREATED,
@@ -70,7 +70,7 @@ async def message(connection: Connection, frame: InboundFrame) -> None:
     if connection.hub.shutting_down:
         raise ProtocolError(ErrorCodes.SERVER_SHUTTING_DOWN, "the server is shutting down")
     connection.hub.metrics.runs_total += 1
-    session.start_run(drive_run(session, frame.text, on_usage=connection.hub.note_usage))
+    start_run(session, frame.text, on_usage=connection.hub.note_usage)
 
 
 async def response(connection: Connection, frame: InboundFrame) -> None:
@@ -92,7 +92,9 @@ async def cancel(connection: Connection, frame: InboundFrame) -> None:
 async def ack(connection: Connection, frame: InboundFrame) -> None:
     session_id, seq = _position(frame)
     if seq is None:
-        raise ProtocolError(ErrorCodes.MISSING_FIELD, "user.ack requires `last_event_id` or `last_seq`")
+        raise ProtocolError(ErrorCodes.MISSING_FIELD, "user.ack requires `last_event_id` or `last_seq`").with_field(
+            "last_event_id"
+        )
     session = connection.resolve(frame if session_id is None else replace(frame, session_id=session_id))
     _check_sent(session, seq)
     session.log.ack(seq)
@@ -100,7 +102,9 @@ async def ack(connection: Connection, frame: InboundFrame) -> None:
 
 async def reconnect(connection: Connection, frame: InboundFrame) -> None:
     hub = connection.hub
-    session = hub.find(str(frame.session_id))
+    if frame.session_id is None:
+        raise ProtocolError(ErrorCodes.MISSING_FIELD, "user.reconnect requires `session_id`").with_field("session_id")
+    session = hub.find(frame.session_id)
     if session is None or session.closed:
         raise ProtocolError(ErrorCodes.SESSION_NOT_FOUND, f"no live session {frame.session_id!r}; it may have expired")
     if not hmac.compare_digest(str(frame.get("resume_token")), session.resume_token):
@@ -114,31 +118,7 @@ async def reconnect(connection: Connection, frame: InboundFrame) -> None:
         previous.notice("session_taken_over", True, "会话已在另一个连接上恢复", session_id=session.id)
     if previous is not None:
         session.detach(previous)
-    connection.sessions[session.id] = session
-
-    def announce(window: ReplayWindow) -> None:
-        hub.metrics.replays_total += 1
-        hub.metrics.replayed_events_total += len(window.entries)
-        if window.missing is not None:
-            hub.metrics.replay_gaps_total += 1
-            first, last = window.missing
-            connection.send_error(
-                ErrorCodes.REPLAY_GAP,
-                f"events {first}..{last} are no longer retained; later events follow",
-                session_id=session.id,
-                details={"missing_from_seq": first, "missing_to_seq": last},
-            )
-        connection.notice(
-            "reconnect",
-            True,
-            "会话已恢复",
-            session_id=session.id,
-            replay_count=len(window.entries),
-            last_seq=session.log.last_seq,
-            busy=session.busy,
-        )
-
-    session.attach(connection, after, before_replay=announce)
+    connection.attach(session, after, replay=True)
     logger.info("connection %s: resumed session %s after seq %s", connection.id, session.id, after)
 
 
@@ -177,6 +157,8 @@ def _check_sent(session: Session, seq: int) -> None:
 
 
 HANDLERS: dict[str, Handler] = {
+    UserEvents.REQUEST_STATE: request_state,
+    UserEvents.RECONNECT_WITH_STATE: reconnect_with_state,
     UserEvents.CREATE_SESSION: create_session,
     UserEvents.MESSAGE: message,
     UserEvents.RESPONSE: response,

@@ -16,6 +16,7 @@ from myagent.protocol.names import AgentEvents
 from myagent.ws.metrics import Metrics
 from myagent.ws.options import ServerOptions
 from myagent.ws.session import Session, Sink
+from myagent.ws.state_manager import StateManager, resolve_secret_key
 from myagent.ws.store import InMemorySessionStore, SessionStore
 
 __all__ = ["AgentFactory", "Hub"]
@@ -33,6 +34,7 @@ class Hub:
         agent_factory: AgentFactory,
         options: ServerOptions,
         *,
+        state_secret_key: str | None = None,
         store: SessionStore | None = None,
     ) -> None:
         if not callable(agent_factory):
@@ -40,6 +42,14 @@ class Hub:
         self.agent_factory = agent_factory
         self.options = options
         self.store = store or InMemorySessionStore()
+        self.state = StateManager(
+            resolve_secret_key(state_secret_key),
+            previous_keys=options.state_previous_keys,
+            max_age=options.state_max_age,
+            max_state_bytes=options.state_max_bytes,
+            max_messages=options.state_max_messages,
+            encrypt=options.state_encrypt,
+        )
         self.metrics = Metrics()
         self.connections: set[Any] = set()
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -105,12 +115,16 @@ class Hub:
         return sum(1 for session in self.store if session.busy)
 
     async def shutdown(self) -> None:
-        """Stop accepting work, close every connection (1001) and every session."""
+        """Stop accepting work, close every session, then every connection (1001).
+
+        Sessions first: their runs end with ``agent.interrupted`` (and ``agent.session_end``) while
+        the client is still attached, and each connection then flushes those frames before it closes.
+        """
         self.shutting_down = True
-        for connection in list(self.connections):
-            await connection.close_going_away()
         for session in self.store:
             await self.close_session(session, "shutdown")
+        for connection in list(self.connections):
+            await connection.close_going_away()
         for task in list(self.tasks):
             task.cancel()
         if self.tasks:

@@ -27,6 +27,10 @@ class ServerOptions:
         send_llm_messages: also emit ``agent.llm_message`` for every message added to memory.
         language: language of ``show_content`` and status texts: ``zh`` (default) or ``en``.
         state_max_age: seconds a signed state stays valid.
+        state_previous_keys: older secret keys still accepted when verifying a signed state.
+        state_encrypt: encrypt signed states so clients cannot read the conversation.
+        state_max_bytes: largest snapshot (canonical JSON) exported; oldest turns are trimmed first.
+        state_max_messages: most messages exported in a state.
     """
 
     grace_period: float = 600.0
@@ -43,6 +47,10 @@ class ServerOptions:
     send_llm_messages: bool = False
     language: Literal["zh", "en"] = "zh"
     state_max_age: float = 7 * 24 * 3600.0
+    state_previous_keys: tuple[str, ...] = ()
+    state_encrypt: bool = False
+    state_max_bytes: int = 100_000
+    state_max_messages: int = 100
 
     @classmethod
     def from_kwargs(cls, options: dict[str, Any]) -> ServerOptions:

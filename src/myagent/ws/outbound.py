@@ -59,13 +59,16 @@ class OutboundChannel:
         return len(self._queue)
 
     def push(self, item: Item) -> bool:
-        """Queue a frame; false (and the overflow callback) when the peer is too slow."""
-        if self._closed:
+        """Queue a frame; false (and the overflow callback) when the peer is too slow.
+
+        Once overflowed, every later frame is refused too, even if the writer has made room in the
+        meantime: the peer must get a gapless prefix of the stream, never a frame after a dropped one.
+        """
+        if self._closed or self.overflowed:
             return False
         if len(self._queue) >= self._max_frames:
-            if not self.overflowed:
-                self.overflowed = True
-                self._on_overflow()
+            self.overflowed = True
+            self._on_overflow()
             return False
         self._queue.append(item)
         self._wakeup.set()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from myagent.agent.events import (
@@ -24,7 +24,7 @@ from myagent.protocol.errors import ErrorCodes
 from myagent.protocol.names import AgentEvents
 from myagent.ws.session import Session
 
-__all__ = ["drive_run", "emit_run_event"]
+__all__ = ["drive_run", "emit_run_event", "start_run"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,16 +46,50 @@ _TEXTS = {
 }
 
 
-async def drive_run(session: Session, text: str, *, on_usage: Callable[[Usage], None]) -> None:
-    """Run the session's agent on ``text``; every outcome ends with exactly one closing event.
+def start_run(session: Session, work: str | AsyncIterator[RunEvent], *, on_usage: Callable[[Usage], None]) -> None:
+    """Start :func:`drive_run` as the session's run task (use this rather than ``session.start_run``).
 
+    A task cancelled before its first step never executes its coroutine, so ``drive_run`` could
+    not report it (a ``user.cancel`` read right after the ``user.message`` does that). The done
+    callback closes such a run with ``agent.interrupted``; it runs before anyone awaiting the task.
+    """
+    began = False
+
+    async def run() -> None:
+        nonlocal began
+        began = True
+        await drive_run(session, work, on_usage=on_usage)
+
+    def closed_before_start(task: asyncio.Task[None]) -> None:
+        if began or not task.cancelled():
+            return
+        reason = "user_cancel"
+        try:
+            task.result()
+        except asyncio.CancelledError as exc:
+            reason = str(exc.args[0]) if exc.args and exc.args[0] else reason
+        texts = _TEXTS[session.options.language]
+        session.emit(AgentEvents.INTERRUPTED, texts["interrupted"], metadata={"reason": reason})
+
+    session.start_run(run())
+    assert session.run_task is not None
+    session.run_task.add_done_callback(closed_before_start)
+
+
+async def drive_run(
+    session: Session, work: str | AsyncIterator[RunEvent], *, on_usage: Callable[[Usage], None]
+) -> None:
+    """Run the session's agent on ``work``; every outcome ends with exactly one closing event.
+
+    ``work`` is the user's text, or a run the agent already prepared (e.g. ``agent.resume(...)``).
     The closing event is ``agent.final_answer``, ``agent.error`` or ``agent.interrupted``.
     """
     texts = _TEXTS[session.options.language]
     started = time.monotonic()
     mark = len(session.agent.usage.calls)
     try:
-        async for event in session.agent.stream(text, confirm=session.confirm):
+        events = session.agent.stream(work, confirm=session.confirm) if isinstance(work, str) else work
+        async for event in events:
             if isinstance(event, ModelCallFinished):
                 on_usage(event.usage)
             emit_run_event(session, event, texts, started=started, mark=mark)

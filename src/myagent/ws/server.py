@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -13,7 +12,6 @@ from typing import Any
 
 import uvicorn
 
-from myagent.config import env_value
 from myagent.ws.app import create_app
 from myagent.ws.hub import AgentFactory, Hub
 from myagent.ws.options import ServerOptions
@@ -37,7 +35,14 @@ class _Uvicorn(uvicorn.Server):
             self.on_started()
 
     async def shutdown(self, sockets: Any = None) -> None:
+        for server in self.servers:
+            server.close()  # stop accepting first (uvicorn's shutdown closes them again: harmless)
         await self.hub.shutdown()
+        # Let our connections flush their last frames and close with 1001 before uvicorn's own
+        # shutdown, which would close every still-open WebSocket with 1012 instead.
+        pending = set(self.server_state.tasks)
+        if pending:
+            await asyncio.wait(pending, timeout=self.config.timeout_graceful_shutdown)
         await super().shutdown(sockets)
 
     @contextlib.contextmanager
@@ -80,19 +85,11 @@ class AgentWebSocketServer:
         self.host = host
         self.port = port
         self.options = ServerOptions.from_kwargs(options)
-        self.state_secret_key = state_secret_key or env_value("MYAGENT_STATE_SECRET") or self._random_key()
-        self.hub = Hub(agent_factory_func, self.options)
+        self.hub = Hub(agent_factory_func, self.options, state_secret_key=state_secret_key)
         self.app = create_app(agent_factory_func, hub=self.hub)
         self._server: _Uvicorn | None = None
         self._started = asyncio.Event()
-
-    @staticmethod
-    def _random_key() -> str:
-        logger.warning(
-            "No state secret key given (state_secret_key= or MYAGENT_STATE_SECRET): using a random key, so "
-            "signed session states will not survive a restart"
-        )
-        return secrets.token_urlsafe(32)
+        self._stopped = asyncio.Event()
 
     def _config(self, log_level: str | None) -> uvicorn.Config:
         return uvicorn.Config(
@@ -114,7 +111,11 @@ class AgentWebSocketServer:
     async def start_server(self, *, log_level: str | None = None) -> None:
         """Serve until shut down (SIGINT/SIGTERM or :meth:`shutdown`)."""
         self._server = _Uvicorn(self._config(log_level), self.hub, self._note_started)
-        await self._server.serve()
+        self._stopped.clear()
+        try:
+            await self._server.serve()
+        finally:
+            self._stopped.set()
 
     def _note_started(self) -> None:
         if self._server is not None and self._server.servers:
@@ -130,6 +131,7 @@ class AgentWebSocketServer:
         """Stop accepting, tell clients (close code 1001), cancel runs, and return when stopped."""
         if self._server is not None:
             self._server.should_exit = True
+            await self._stopped.wait()
         else:
             await self.hub.shutdown()
 

@@ -82,7 +82,8 @@ class Session:
         """Attach ``sink`` and queue, in order, every retained event after ``after_seq``.
 
         ``before_replay`` may queue frames (a gap error, a notice) ahead of the replay. Pending
-        confirmations the client had already seen are announced again afterwards.
+        confirmations the replay does not carry (already seen, or lost in a gap) are announced again
+        afterwards.
         """
         self.cancel_expiry()
         self.sink = sink
@@ -93,8 +94,11 @@ class Session:
             before_replay(window)
         for entry in window.entries:
             sink.push(entry)
+        # Announce again every pending request the replay does not carry: the client saw it already
+        # (seq <= position) or it fell out of the retention window (inside ``window.missing``).
+        replayed = {entry.seq for entry in window.entries}
         for pending in list(self.confirmations.pending.values()):
-            if pending.seq <= position:
+            if pending.seq not in replayed:
                 pending.seq = self._announce(pending, resent=True)
         return window
 

@@ -18,18 +18,23 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from myagent.config import env_value
 from myagent.errors import MyAgentError
 from myagent.llm.base import Message
 from myagent.protocol.errors import ErrorCodes
 from myagent.ws.redaction import redact_arguments, redact_text
 
-__all__ = ["STATE_VERSION", "RestoreResult", "StateError", "StateManager", "canonical_json"]
+__all__ = ["STATE_VERSION", "RestoreResult", "StateError", "StateManager", "canonical_json", "resolve_secret_key"]
+
+logger = logging.getLogger(__name__)
 
 STATE_VERSION = "1.0"
 _TRUNCATED_CONTENT_CHARS = 4000
@@ -52,6 +57,18 @@ class RestoreResult:
     restored_step: int
     pending_calls: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+
+def resolve_secret_key(explicit: str | None) -> str:
+    """``explicit``, else ``MYAGENT_STATE_SECRET``, else a random key (with a warning)."""
+    key = explicit or env_value("MYAGENT_STATE_SECRET")
+    if key:
+        return key
+    logger.warning(
+        "No state secret key given (state_secret_key= or MYAGENT_STATE_SECRET): using a random key, so "
+        "signed session states will not survive a restart"
+    )
+    return secrets.token_urlsafe(32)
 
 
 def canonical_json(value: Any) -> bytes:
