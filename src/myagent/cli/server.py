@@ -26,6 +26,15 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="key signing client-held session state (default: $MYAGENT_STATE_SECRET)",
     )
+    parser.add_argument(
+        "--state-previous-key",
+        action="append",
+        default=None,
+        metavar="KEY",
+        help="an older state key still accepted when restoring (repeatable; default: $MYAGENT_STATE_PREVIOUS_KEYS, "
+        "comma-separated)",
+    )
+    parser.add_argument("--state-encrypt", action="store_true", default=None, help="encrypt exported session states")
     parser.add_argument("--grace-period", type=float, default=None, help="seconds a session outlives its connection")
     parser.add_argument("--heartbeat-interval", type=float, default=None, help="seconds between heartbeats")
     parser.add_argument("--confirm-timeout", type=float, default=None, help="seconds a confirmation stays open")
@@ -51,6 +60,8 @@ def run_server(args: argparse.Namespace) -> int:
             "confirm_timeout": args.confirm_timeout,
             "language": args.language,
             "send_llm_messages": args.send_llm_messages or _env_flag("SEND_LLM_MESSAGE"),
+            "state_previous_keys": tuple(args.state_previous_key or _env_list("MYAGENT_STATE_PREVIOUS_KEYS")) or None,
+            "state_encrypt": args.state_encrypt,
         }
         server = AgentWebSocketServer(
             factory,
@@ -64,6 +75,10 @@ def run_server(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     asyncio.run(server.start_server(log_level=args.log_level))
     return 0
+
+
+def _env_list(name: str) -> list[str]:
+    return [item.strip() for item in (env_value(name) or "").split(",") if item.strip()]
 
 
 def _env_flag(name: str) -> bool | None:
