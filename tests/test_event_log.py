@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from typing import Any
 
 import pytest
@@ -29,7 +30,7 @@ def assert_bytes_consistent(log: InMemoryEventLog) -> None:
     """Every retained entry but the tail is sealed and counted exactly once."""
     kept = entries(log)
     assert all(entry.sealed for entry in kept[:-1])
-    assert log.retained_bytes == sum(len(entry.seal()) for entry in kept[:-1])
+    assert log.retained_bytes == sum(sys.getsizeof(entry.seal()) for entry in kept[:-1])
 
 
 # -- sequence numbers and ids -----------------------------------------------------------------
@@ -221,7 +222,7 @@ def test_retention_by_bytes_drops_oldest_and_after_reports_the_missing_range():
     for i in range(20):
         entry = log.append(other(content=f"{i:03d}" + "x" * 100))
         assert entry is not None
-        sizes.append(len(entry.seal()))
+        sizes.append(sys.getsizeof(entry.seal()))
         assert log.retained_bytes <= 600
         assert_bytes_consistent(log)
     kept = [e.seq for e in log]

@@ -53,6 +53,9 @@ class Connection:
     def push(self, item: LogEntry | str) -> bool:
         return self.outbound.push(item)
 
+    def push_replay(self, entries: list[LogEntry]) -> None:
+        self.outbound.push_replay(entries)
+
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def serve(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import json
+import sys
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,18 +36,27 @@ def parse_event_id(event_id: str) -> tuple[str, int] | None:
 
 
 class LogEntry:
-    """One sequenced event. ``frame`` may still grow (delta coalescing) until :meth:`seal`."""
+    """One sequenced event. Its frame may still grow (delta coalescing) until :meth:`seal`.
 
-    __slots__ = ("data", "frame", "seq")
+    Once sealed only the JSON text is kept (a retained event costs its text, not a dict as well);
+    :attr:`frame` then decodes it on demand.
+    """
+
+    __slots__ = ("_frame", "data", "event_id", "seq")
 
     def __init__(self, seq: int, frame: dict[str, Any]) -> None:
         self.seq = seq
-        self.frame = frame
+        self.event_id = str(frame["event_id"])
+        self._frame: dict[str, Any] | None = frame
         self.data: str | None = None
 
     @property
-    def event_id(self) -> str:
-        return str(self.frame["event_id"])
+    def frame(self) -> dict[str, Any]:
+        if self._frame is not None:
+            return self._frame
+        assert self.data is not None
+        decoded: dict[str, Any] = json.loads(self.data)
+        return decoded
 
     @property
     def sealed(self) -> bool:
@@ -55,18 +65,19 @@ class LogEntry:
     def seal(self) -> str:
         """Freeze and serialise the entry (idempotent); called when it is first sent."""
         if self.data is None:
-            self.data = encode_frame(self.frame)
+            assert self._frame is not None
+            self.data = encode_frame(self._frame)
+            self._frame = None
         return self.data
 
     def absorb(self, frame: dict[str, Any]) -> bool:
         """Append ``frame``'s delta text to this entry if both are deltas of the same stream."""
-        if self.data is not None or frame.get("event") != AgentEvents.PARTIAL_ANSWER:
+        mine = self._frame
+        if mine is None or frame.get("event") != AgentEvents.PARTIAL_ANSWER:
             return False
-        if self.frame.get("event") != AgentEvents.PARTIAL_ANSWER:
+        if mine.get("event") != AgentEvents.PARTIAL_ANSWER or mine.get("metadata") != frame.get("metadata"):
             return False
-        if self.frame.get("metadata") != frame.get("metadata"):
-            return False
-        self.frame["content"] = str(self.frame.get("content", "")) + str(frame.get("content", ""))
+        mine["content"] = str(mine.get("content", "")) + str(frame.get("content", ""))
         return True
 
 
@@ -103,7 +114,7 @@ class EventLog(abc.ABC):
 
 
 class InMemoryEventLog(EventLog):
-    """Retains at most ``max_events`` entries and roughly ``max_bytes`` of serialised frames."""
+    """Retains at most ``max_events`` entries and about ``max_bytes`` of memory for their frames."""
 
     def __init__(self, session_id: str, *, max_events: int = 1000, max_bytes: int = 1 << 20) -> None:
         self.session_id = session_id
@@ -134,8 +145,8 @@ class InMemoryEventLog(EventLog):
         if self._entries and self._entries[-1].absorb(frame):
             return None
         if self._entries:
-            # The tail can no longer grow: freeze it and count its size once.
-            self._bytes += len(self._entries[-1].seal())
+            # The tail can no longer grow: freeze it and count its memory once.
+            self._bytes += sys.getsizeof(self._entries[-1].seal())
         self._last_seq += 1
         frame["seq"] = self._last_seq
         frame["event_id"] = f"{self.session_id}:{self._last_seq}"
@@ -168,4 +179,4 @@ class InMemoryEventLog(EventLog):
     def _drop_oldest(self) -> None:
         entry = self._entries.popleft()
         if self._entries and entry.data is not None:  # only non-tail entries were counted
-            self._bytes -= len(entry.data)
+            self._bytes -= sys.getsizeof(entry.data)

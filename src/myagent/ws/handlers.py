@@ -95,6 +95,8 @@ async def ack(connection: Connection, frame: InboundFrame) -> None:
         raise ProtocolError(ErrorCodes.MISSING_FIELD, "user.ack requires `last_event_id` or `last_seq`").with_field(
             "last_event_id"
         )
+    if seq == 0 and session_id is None:
+        return  # "nothing received yet" acknowledges nothing (the guide's ACK timer may start early)
     session = connection.resolve(frame if session_id is None else replace(frame, session_id=session_id))
     _check_sent(session, seq)
     session.log.ack(seq)

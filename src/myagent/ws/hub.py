@@ -84,6 +84,7 @@ class Hub:
     def _expire(self, session: Session) -> None:
         session.expiry = None
         if session.sink is None and not session.closed:
+            self.store.remove(session.id)  # now, so that no reconnect can attach it while it closes
             logger.info("session %s: expired after %.0f s without a connection", session.id, self.options.grace_period)
             self.spawn(self.close_session(session, "expired"))
 

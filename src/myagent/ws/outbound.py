@@ -52,6 +52,7 @@ class OutboundChannel:
         self._queue: deque[Item] = deque()
         self._wakeup = asyncio.Event()
         self._closed = False
+        self._credit = 0  # frames queued beyond the limit on purpose (a replay the log already holds)
         self.overflowed = False
 
     @property
@@ -66,13 +67,21 @@ class OutboundChannel:
         """
         if self._closed or self.overflowed:
             return False
-        if len(self._queue) >= self._max_frames:
+        if len(self._queue) >= self._max_frames + self._credit:
             self.overflowed = True
             self._on_overflow()
             return False
         self._queue.append(item)
         self._wakeup.set()
         return True
+
+    def push_replay(self, items: list[LogEntry]) -> None:
+        """Queue a replay as a whole: it may exceed the limit once, since the event log holds it anyway."""
+        if self._closed or self.overflowed or not items:
+            return
+        self._queue.extend(items)
+        self._credit += len(items)
+        self._wakeup.set()
 
     def close(self) -> None:
         self._closed = True
@@ -81,9 +90,14 @@ class OutboundChannel:
     async def run(self) -> None:
         """Write queued frames until closed; a write error ends the loop (the reader notices)."""
         while True:
+            # Let the producers that woke us run once more: deltas queued meanwhile are merged into
+            # the waiting entry, which saves a frame and a system call each (measured in bench/).
+            await asyncio.sleep(0)
             while self._queue:
                 item = self._queue.popleft()
                 data = item if isinstance(item, str) else item.seal()
+                if self._credit:
+                    self._credit -= 1
                 await self._send(data)
                 if self._on_sent is not None:
                     self._on_sent(len(data))

@@ -23,6 +23,8 @@ __all__ = ["Session", "Sink"]
 
 logger = logging.getLogger(__name__)
 
+_CLOSE_WAIT = 10.0
+
 
 class Sink(Protocol):
     """Where a session's events go while it is attached (a connection)."""
@@ -30,6 +32,8 @@ class Sink(Protocol):
     id: str
 
     def push(self, item: LogEntry | str) -> bool: ...
+
+    def push_replay(self, entries: list[LogEntry]) -> None: ...
 
 
 class Session:
@@ -92,8 +96,7 @@ class Session:
         window = self.log.after(position)
         if before_replay is not None:
             before_replay(window)
-        for entry in window.entries:
-            sink.push(entry)
+        sink.push_replay(window.entries)
         # Announce again every pending request the replay does not carry: the client saw it already
         # (seq <= position) or it fell out of the retention window (inside ``window.missing``).
         replayed = {entry.seq for entry in window.entries}
@@ -159,5 +162,8 @@ class Session:
         self.cancel_expiry()
         task = self.run_task
         if task is not None and not task.done():
-            task.cancel("session closed")
-            await asyncio.gather(task, return_exceptions=True)
+            task.cancel("session_closed")
+            # A tool that swallows cancellation must not hang shutdown or expiry forever.
+            done, _ = await asyncio.wait({task}, timeout=_CLOSE_WAIT)
+            if not done:
+                logger.warning("session %s: run did not stop within %.0f s of being cancelled", self.id, _CLOSE_WAIT)
