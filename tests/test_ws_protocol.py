@@ -514,30 +514,25 @@ async def test_every_rejected_frame_gets_an_unsequenced_system_error_and_nothing
     assert_gapless(session_frames(client), str(client.session_id))
 
 
-# A valid frame body for every client event the server may not handle yet.
-NOT_YET_SAMPLES: dict[str, dict[str, Any]] = {
+# A valid frame body for every Plan & Solve control.
+PLAN_CONTROLS: dict[str, dict[str, Any]] = {
     "user.solve_tasks": {"content": {"tasks": [{"id": 1, "title": "t"}]}},
     "user.cancel_task": {"content": {"task_id": 1}},
     "user.restart_task": {"content": {"task_id": "t1"}},
     "user.cancel_plan": {},
     "user.replan": {"content": {"question": "again"}},
-    "user.request_state": {},
-    "user.reconnect_with_state": {"signed_state": {"payload": {}, "signature": "x"}},
 }
-NOT_YET = sorted(name for name, spec in CATALOG.items() if spec.direction == "up" and not spec.available)
 
 
-def test_the_plan_and_solve_controls_are_not_available_yet() -> None:
-    assert {"user.solve_tasks", "user.cancel_task", "user.restart_task", "user.cancel_plan", "user.replan"} <= set(
-        NOT_YET
-    )
+def test_every_client_event_is_served() -> None:
+    assert all(spec.available for spec in CATALOG.values() if spec.direction == "up")
 
 
-@pytest.mark.parametrize("event", NOT_YET)
-async def test_events_this_server_does_not_handle_yet_are_not_supported(event: str) -> None:
+@pytest.mark.parametrize("event", sorted(PLAN_CONTROLS))
+async def test_plan_controls_on_a_plain_agent_session_are_not_supported(event: str) -> None:
     async with running_server(agent_factory(ScriptedModel(["ok"]))) as server:
         client = await connect_with_session(server.url)
-        await client.send(event, session_id=client.session_id, **NOT_YET_SAMPLES[event])
+        await client.send(event, session_id=client.session_id, **PLAN_CONTROLS[event])
         assert_error(await client.recv(), "NOT_SUPPORTED", event)
         frames = await client.ask("hi")
     assert frames[-1]["content"] == "ok"

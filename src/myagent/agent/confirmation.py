@@ -21,6 +21,7 @@ class ConfirmationRequest:
     arguments: dict[str, Any]
     step: int
     extra: dict[str, Any] = field(default_factory=dict)
+    timeout: float | None = None  # seconds; None: the asker's default
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class ConfirmationDecision:
     confirmed: bool
     message: str | None = None
     reason: DecisionReason = "user"
+    data: Any = None  # extra answer content, e.g. an edited task list for a plan confirmation
 
 
 #: Injected by whoever drives the agent (the WebSocket server, a terminal, a test).

@@ -167,23 +167,16 @@ _UP = [
         _f("tasks", "array", "content", "Tasks, each an object with an `id`.", required=True),
         _f("question", "string", "content", "Optional background question."),
         _f("plan_summary", "string", "content", "Optional plan summary."),
-        available=False,
     ),
-    _up(UserEvents.CANCEL_TASK, "Plan & Solve: cancel one task.", "required", "object", _TASK_ID, available=False),
-    _up(UserEvents.RESTART_TASK, "Plan & Solve: run one task again.", "required", "object", _TASK_ID, available=False),
-    _up(
-        UserEvents.CANCEL_PLAN,
-        "Plan & Solve: cancel planning or a plan awaiting confirmation.",
-        "required",
-        available=False,
-    ),
+    _up(UserEvents.CANCEL_TASK, "Plan & Solve: cancel one task.", "required", "object", _TASK_ID),
+    _up(UserEvents.RESTART_TASK, "Plan & Solve: run one task again.", "required", "object", _TASK_ID),
+    _up(UserEvents.CANCEL_PLAN, "Plan & Solve: cancel planning or a plan awaiting confirmation.", "required"),
     _up(
         UserEvents.REPLAN,
         "Plan & Solve: plan again, optionally with a new question.",
         "required",
         "object|null",
         _f("question", "string", "content", "A new question to plan for."),
-        available=False,
     ),
 ]
 
@@ -350,18 +343,33 @@ _DOWN = [
 ]
 
 _PIPELINE = [
-    (PlanEvents.START, "Planning started."),
-    (PlanEvents.COMPLETED, "Planning produced tasks (`content.tasks`, `plan_summary`, `statistics`)."),
-    (PlanEvents.CANCELLED, "Planning, or a plan awaiting confirmation, was cancelled."),
-    (PlanEvents.COERCION_ERROR, "Edited or client-supplied tasks were invalid; the run ended."),
-    (SolverEvents.START, "A task's solver started (`metadata.task_id`)."),
-    (SolverEvents.COMPLETED, "A task's solver finished with a result."),
-    (SolverEvents.FAILED, "A task's solver raised; the error is in `content`."),
-    (SolverEvents.CANCELLED, "A task was cancelled."),
-    (SolverEvents.RESTARTED, "A task was started again."),
-    (AggregateEvents.START, "Aggregation of the task results started."),
-    (AggregateEvents.COMPLETED, "Aggregation finished."),
-    (PipelineEvents.COMPLETED, "The whole Plan & Solve run finished."),
+    (PlanEvents.START, "Planning started. content: `{question}`."),
+    (
+        PlanEvents.COMPLETED,
+        "Planning produced tasks. content: `{tasks, plan_summary, statistics}` (statistics: one entry per model "
+        "call of this session's planner: origin, agent, input/output/total tokens).",
+    ),
+    (
+        PlanEvents.CANCELLED,
+        "Planning, or a plan awaiting confirmation, was cancelled or refused. content: "
+        "`{question, reason}`; the run then ends with `agent.final_answer`.",
+    ),
+    (PlanEvents.COERCION_ERROR, "Edited or client-supplied tasks were invalid. content: `{error}`; the run ends."),
+    (SolverEvents.START, "A task's solver started. content: `{task}`."),
+    (
+        SolverEvents.COMPLETED,
+        "A task's solver finished. content: `{task, result: {output, summary, agent_name, statistics}}`.",
+    ),
+    (SolverEvents.FAILED, "A task's solver raised or its agent failed. content: `{task, error}`."),
+    (SolverEvents.CANCELLED, "A task was cancelled (`user.cancel_task` or `user.cancel`). content: `{task}`."),
+    (SolverEvents.RESTARTED, "A task is run again (`user.restart_task`); `solver.start` follows. content: `{task}`."),
+    (AggregateEvents.START, "Aggregation started. content: `{context, solver_results}`."),
+    (AggregateEvents.COMPLETED, "Aggregation finished. content: `{solver_results, output}`."),
+    (
+        PipelineEvents.COMPLETED,
+        "The pipeline finished; `agent.final_answer` follows. content: `{statistics, tasks, completed, failed, "
+        "cancelled}` (statistics: every model call of this run, this session only).",
+    ),
 ]
 
 CATALOG: dict[str, EventSpec] = {

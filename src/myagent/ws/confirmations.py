@@ -41,13 +41,14 @@ class ConfirmationBook:
     ) -> ConfirmationDecision:
         """Register ``request``, ``announce`` it (returns the event's seq) and wait for the answer or expiry."""
         step_id = f"confirm_{uuid.uuid4().hex[:12]}_{request.tool_name}"
-        expires_at = datetime.now(UTC) + timedelta(seconds=self.timeout)
+        timeout = request.timeout if request.timeout is not None else self.timeout
+        expires_at = datetime.now(UTC) + timedelta(seconds=timeout)
         future: asyncio.Future[ConfirmationDecision] = asyncio.get_running_loop().create_future()
         pending = PendingConfirmation(step_id, request, expires_at, future)
         self.pending[step_id] = pending
         try:
             pending.seq = announce(pending)
-            return await asyncio.wait_for(asyncio.shield(future), self.timeout)
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
         except TimeoutError:
             if future.done():  # answered while the timer fired: the client was told it was accepted
                 return future.result()
@@ -57,14 +58,14 @@ class ConfirmationBook:
             self.pending.pop(step_id, None)
             self._remember(step_id, future.done())
 
-    def answer(self, step_id: str, confirmed: bool, message: str | None) -> str | None:
+    def answer(self, step_id: str, confirmed: bool, message: str | None, data: Any = None) -> str | None:
         """Resolve a pending request; returns an error code, or ``None`` when accepted."""
         pending = self.pending.get(step_id)
         if pending is None:
             return ErrorCodes.STEP_ALREADY_ANSWERED if step_id in self._answered else ErrorCodes.STEP_NOT_FOUND
         if pending.future.done():
             return ErrorCodes.STEP_ALREADY_ANSWERED
-        pending.future.set_result(ConfirmationDecision(confirmed, message or None, "user"))
+        pending.future.set_result(ConfirmationDecision(confirmed, message or None, "user", data))
         return None
 
     def _remember(self, step_id: str, answered: bool) -> None:

@@ -13,6 +13,7 @@ from myagent.protocol.inbound import InboundFrame
 from myagent.protocol.names import AgentEvents, UserEvents
 from myagent.ws.connection import Connection
 from myagent.ws.event_log import parse_event_id
+from myagent.ws.plan_handlers import cancel_plan, cancel_task, replan, restart_task, solve_tasks
 from myagent.ws.run_bridge import start_run
 from myagent.ws.session import Session
 from myagent.ws.state_handlers import reconnect_with_state, request_state
@@ -76,7 +77,9 @@ async def message(connection: Connection, frame: InboundFrame) -> None:
 async def response(connection: Connection, frame: InboundFrame) -> None:
     session = connection.resolve(frame)
     step_id = str(frame.get("step_id"))
-    error = session.confirmations.answer(step_id, bool(frame.get("confirmed")), frame.get("message"))
+    error = session.confirmations.answer(
+        step_id, bool(frame.get("confirmed")), frame.get("message"), frame.get("tasks")
+    )
     if error == ErrorCodes.STEP_NOT_FOUND:
         raise ProtocolError(error, f"no pending confirmation {step_id!r}").with_field("step_id")
     if error is not None:
@@ -159,6 +162,11 @@ def _check_sent(session: Session, seq: int) -> None:
 
 
 HANDLERS: dict[str, Handler] = {
+    UserEvents.SOLVE_TASKS: solve_tasks,
+    UserEvents.CANCEL_TASK: cancel_task,
+    UserEvents.RESTART_TASK: restart_task,
+    UserEvents.CANCEL_PLAN: cancel_plan,
+    UserEvents.REPLAN: replan,
     UserEvents.REQUEST_STATE: request_state,
     UserEvents.RECONNECT_WITH_STATE: reconnect_with_state,
     UserEvents.CREATE_SESSION: create_session,

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from myagent.agent.toolcall import ToolCallAgent
+from myagent.agent.session_agent import SessionAgent
 from myagent.errors import ConfigError
 from myagent.llm.base import Usage
 from myagent.protocol.names import AgentEvents
@@ -58,14 +58,14 @@ class Hub:
 
     # -- sessions -----------------------------------------------------------------------------
 
-    async def new_agent(self) -> ToolCallAgent:
-        """Call the factory (sync or async); anything but a ToolCallAgent-like object is an error."""
+    async def new_agent(self) -> SessionAgent:
+        """Call the factory (sync or async); anything but an agent is an error."""
         agent = self.agent_factory()
         if inspect.isawaitable(agent):
             agent = await agent
-        if not hasattr(agent, "stream") or not hasattr(agent, "usage"):
+        if not isinstance(agent, SessionAgent):
             raise ConfigError(f"the agent factory returned {type(agent).__name__}, not an agent")
-        return agent  # type: ignore[no-any-return]
+        return agent
 
     def add_session(self, session: Session) -> None:
         self.store.add(session)

@@ -20,6 +20,7 @@ from myagent.agent.events import (
     ToolCallStarted,
 )
 from myagent.llm.base import Usage
+from myagent.plan_solve.events import PipelineEvent, SubAgentEvent
 from myagent.protocol.errors import ErrorCodes
 from myagent.protocol.names import AgentEvents
 from myagent.ws.session import Session
@@ -27,6 +28,8 @@ from myagent.ws.session import Session
 __all__ = ["drive_run", "emit_run_event", "start_run"]
 
 logger = logging.getLogger(__name__)
+
+AnyRunEvent = RunEvent | PipelineEvent | SubAgentEvent
 
 _TEXTS = {
     "zh": {
@@ -46,7 +49,7 @@ _TEXTS = {
 }
 
 
-def start_run(session: Session, work: str | AsyncIterator[RunEvent], *, on_usage: Callable[[Usage], None]) -> None:
+def start_run(session: Session, work: str | AsyncIterator[AnyRunEvent], *, on_usage: Callable[[Usage], None]) -> None:
     """Start :func:`drive_run` as the session's run task (use this rather than ``session.start_run``).
 
     A task cancelled before its first step never executes its coroutine, so ``drive_run`` could
@@ -77,7 +80,7 @@ def start_run(session: Session, work: str | AsyncIterator[RunEvent], *, on_usage
 
 
 async def drive_run(
-    session: Session, work: str | AsyncIterator[RunEvent], *, on_usage: Callable[[Usage], None]
+    session: Session, work: str | AsyncIterator[AnyRunEvent], *, on_usage: Callable[[Usage], None]
 ) -> None:
     """Run the session's agent on ``work``; every outcome ends with exactly one closing event.
 
@@ -90,8 +93,9 @@ async def drive_run(
     try:
         events = session.agent.stream(work, confirm=session.confirm) if isinstance(work, str) else work
         async for event in events:
-            if isinstance(event, ModelCallFinished):
-                on_usage(event.usage)
+            inner = event.event if isinstance(event, SubAgentEvent) else event
+            if isinstance(inner, ModelCallFinished):
+                on_usage(inner.usage)
             emit_run_event(session, event, texts, started=started, mark=mark)
     except asyncio.CancelledError as exc:
         reason = (exc.args[0] if exc.args else None) or "user_cancel"
@@ -106,13 +110,37 @@ async def drive_run(
         )
 
 
-def emit_run_event(session: Session, event: RunEvent, texts: dict[str, str], *, started: float, mark: int) -> None:
-    """Translate one agent event (see the mapping in docs/protocol.md)."""
+def emit_run_event(
+    session: Session,
+    event: AnyRunEvent,
+    texts: dict[str, str],
+    *,
+    started: float,
+    mark: int,
+    tag: dict[str, Any] | None = None,
+) -> None:
+    """Translate one agent event (see the mapping in docs/protocol.md).
+
+    Plan & Solve milestones are emitted as they are; a sub-agent's activity is translated like
+    any agent's, with ``task_id``/``origin``/``agent`` added to its metadata (``tag``). A
+    sub-agent's own final answer or failure is not the run's: the pipeline reports it.
+    """
+    if isinstance(event, PipelineEvent):
+        session.emit(event.name, event.content, metadata=event.metadata or None)
+        return
+    if isinstance(event, SubAgentEvent):
+        if not isinstance(event.event, FinalAnswer | RunFailed):
+            sub_tag: dict[str, Any] = {"origin": event.origin, "agent": event.agent}
+            if event.task_id is not None:
+                sub_tag["task_id"] = event.task_id
+            emit_run_event(session, event.event, texts, started=started, mark=mark, tag=sub_tag)
+        return
+    tag = tag or {}
     if isinstance(event, AnswerDelta):
-        session.emit(AgentEvents.PARTIAL_ANSWER, event.text, metadata={"step": event.step})
+        session.emit(AgentEvents.PARTIAL_ANSWER, event.text, metadata={"step": event.step, **tag})
     elif isinstance(event, StepStarted):
         key = "first_step" if event.step == 1 else "next_step"
-        session.emit(AgentEvents.THINKING, texts[key].format(step=event.step), metadata={"step": event.step})
+        session.emit(AgentEvents.THINKING, texts[key].format(step=event.step), metadata={"step": event.step, **tag})
     elif isinstance(event, ToolCallStarted):
         session.emit(
             AgentEvents.TOOL_CALL,
@@ -124,16 +152,20 @@ def emit_run_event(session: Session, event: RunEvent, texts: dict[str, str], *, 
                 "tool_args": event.arguments,
                 "needs_confirmation": event.needs_confirmation,
                 "step": event.step,
+                **tag,
             },
         )
     elif isinstance(event, ToolCallFinished):
         session.emit(
-            AgentEvents.TOOL_RESULT, str(event.result), step_id=event.call_id, metadata=_result_metadata(event)
+            AgentEvents.TOOL_RESULT,
+            str(event.result),
+            step_id=event.call_id,
+            metadata={**_result_metadata(event), **tag},
         )
     elif isinstance(event, MessageAdded):
         if session.options.send_llm_messages:
             message = event.message.to_dict()
-            session.emit(AgentEvents.LLM_MESSAGE, message, metadata={"role": message["role"]})
+            session.emit(AgentEvents.LLM_MESSAGE, message, metadata={"role": message["role"], **tag})
     elif isinstance(event, FinalAnswer):
         usage = session.agent.usage.since(mark)
         session.emit(

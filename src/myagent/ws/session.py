@@ -11,7 +11,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from myagent.agent.confirmation import ConfirmationDecision, ConfirmationRequest
-from myagent.agent.toolcall import ToolCallAgent
+from myagent.agent.session_agent import SessionAgent
 from myagent.protocol.envelope import create_event
 from myagent.protocol.names import AgentEvents
 from myagent.protocol.show_content import render_show_content
@@ -39,7 +39,7 @@ class Sink(Protocol):
 class Session:
     """State that outlives a connection for ``options.grace_period``."""
 
-    def __init__(self, agent: ToolCallAgent, options: ServerOptions, *, session_id: str | None = None) -> None:
+    def __init__(self, agent: SessionAgent, options: ServerOptions, *, session_id: str | None = None) -> None:
         self.id = session_id or str(uuid.uuid4())
         self.resume_token = secrets.token_urlsafe(24)
         self.agent = agent
@@ -144,16 +144,16 @@ class Session:
             "call_id": request.call_id,
             "scope": request.extra.get("scope", "tool"),
             "expires_at": pending.expires_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "timeout_seconds": self.confirmations.timeout,
+            "timeout_seconds": request.timeout if request.timeout is not None else self.confirmations.timeout,
             **{k: v for k, v in request.extra.items() if k != "scope"},
         }
         if resent:
             metadata["resent"] = True
-        text = (
-            f"确认执行工具: {request.tool_name}"
-            if self.options.language == "zh"
-            else (f"Confirm running tool: {request.tool_name}")
-        )
+        zh = self.options.language == "zh"
+        if metadata["scope"] == "plan":
+            text = "请确认计划后开始执行" if zh else "Confirm the plan before solving"
+        else:
+            text = f"确认执行工具: {request.tool_name}" if zh else f"Confirm running tool: {request.tool_name}"
         return self.emit(AgentEvents.USER_CONFIRM, text, metadata=metadata, step_id=pending.step_id)
 
     async def close(self) -> None:

@@ -115,7 +115,7 @@ class StateManager:
 
     # -- snapshot -----------------------------------------------------------------------------
 
-    def create_state_snapshot(self, session: Any, *, plan_context: Any = None) -> dict[str, Any]:
+    def create_state_snapshot(self, session: Any) -> dict[str, Any]:
         """The session's conversation and state, redacted and trimmed to the limits."""
         agent = session.agent
         pending = list(session.confirmations.pending.values())
@@ -138,11 +138,14 @@ class StateManager:
                 }
                 for p in pending
             ],
-            "plan_context": plan_context,
+            "plan_context": _plan_context(agent),
             "metadata": {
                 "agent_name": agent.name,
                 "agent_description": agent.description,
-                "agent_config": {"max_steps": agent.max_steps, "model": getattr(agent.model, "name", "")},
+                "agent_config": {
+                    "max_steps": agent.max_steps,
+                    "model": getattr(getattr(agent, "model", None), "name", ""),
+                },
             },
             "trimmed": trimmed,
         }
@@ -237,6 +240,11 @@ class StateManager:
             result.warnings.append(f"{trimmed['turns']} oldest turn(s) were trimmed when the state was saved")
         if trimmed.get("truncated_contents"):
             result.warnings.append(f"{trimmed['truncated_contents']} long message(s) were shortened when saved")
+        plan_context = state.get("plan_context")
+        if plan_context and callable(getattr(agent, "import_plan_context", None)):
+            agent.import_plan_context(plan_context)
+        elif plan_context:
+            result.warnings.append("the state holds a Plan & Solve context that this agent cannot use")
         name = (state.get("metadata") or {}).get("agent_name")
         if name and name != agent.name:
             result.warnings.append(f"state was saved by agent {name!r}, restored into {agent.name!r}")
@@ -265,6 +273,15 @@ class StateManager:
             return json.loads(plain)
         except (InvalidToken, ValueError) as exc:
             raise StateError(ErrorCodes.STATE_UNREADABLE, "encrypted state cannot be decrypted with our keys") from exc
+
+
+def _model_name(agent: Any) -> str:
+    return str(getattr(getattr(agent, "model", None), "name", "") or "")
+
+
+def _plan_context(agent: Any) -> Any:
+    export = getattr(agent, "export_plan_context", None)
+    return export() if callable(export) else None
 
 
 def _redact(message: Message) -> Message:
@@ -314,8 +331,14 @@ def _check_content(state: Any) -> None:
         raise StateError(ErrorCodes.STATE_UNREADABLE, "state has no message list")
     if not isinstance(state.get("session_id"), str):
         raise StateError(ErrorCodes.STATE_UNREADABLE, "state has no session id")
+    step = state.get("current_step")
+    if step is not None and (not isinstance(step, int) or isinstance(step, bool) or step < 0):
+        raise StateError(ErrorCodes.STATE_UNREADABLE, "state has an invalid current_step")
+    for name in ("trimmed", "metadata"):  # read with .get() on restore
+        if state.get(name) is not None and not isinstance(state[name], dict):
+            raise StateError(ErrorCodes.STATE_UNREADABLE, f"state field {name!r} is not an object")
     try:
         for message in state["messages"]:
             Message.from_dict(message)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # e.g. a tool call that is not an object
         raise StateError(ErrorCodes.STATE_UNREADABLE, f"state holds an invalid message: {exc}") from exc
