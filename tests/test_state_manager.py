@@ -213,3 +213,15 @@ def test_snapshot_mid_step_keeps_finished_results_and_leaves_the_rest_to_resume(
     result = manager.restore_session_from_state(fresh, state)
     assert [m.role for m in fresh.agent.memory] == ["user", "assistant", "tool"]
     assert result.pending_calls == ["b"]
+
+
+def test_a_state_this_server_exports_is_always_one_it_accepts() -> None:
+    manager = StateManager("k1", max_state_bytes=2000)
+    huge_turn = [Message("user", "写一篇长文"), Message("assistant", "好" * 3000)]
+    for encrypt in (False, True):
+        manager.encrypt = encrypt
+        signed = manager.sign_state(manager.create_state_snapshot(make_session(huge_turn)))
+        ok, state, error = manager.verify_state(signed)
+        assert ok, error
+        assert state is not None and state["trimmed"]["truncated_contents"] == 1
+        assert state["messages"][1]["content"].endswith("…[truncated in saved state]")

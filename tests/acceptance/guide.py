@@ -37,14 +37,17 @@ __all__ = [
     "ack_snippet",
     "child_env",
     "code_blocks",
+    "export_state_snippet",
     "find_block",
     "guide_path",
     "html_client",
     "metrics",
     "node_client",
     "python_client",
+    "restore_state_snippet",
     "server_example",
     "weather_server",
+    "weather_server_process",
 ]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,6 +123,16 @@ def ack_snippet() -> str:
 
 def server_example() -> str:
     return find_block("python", "class MyTool", "AgentWebSocketServer")
+
+
+def export_state_snippet() -> str:
+    """Section 6, 状态导出: ``exportState()`` and a ``handleMessage`` that saves the state."""
+    return find_block("javascript", "function exportState", "agent.state_exported")
+
+
+def restore_state_snippet() -> str:
+    """Section 6, 状态恢复: ``restoreState(id)`` and a ``handleMessage`` that adopts the restored session."""
+    return find_block("javascript", "function restoreState", "agent.state_restored")
 
 
 # -- processes -------------------------------------------------------------------------------------
@@ -231,27 +244,25 @@ class ServerProcess:
         self.stop()
 
 
+def weather_server_process(workdir: Path, *extra_args: str, name: str = "weather server") -> ServerProcess:
+    """``python -m myagent.cli.server server examples/weather_agent.py`` on localhost:8080 (not started).
+
+    ``extra_args`` are appended to the command line (e.g. ``--state-secret-key``). ``workdir`` should
+    hold no .env, so that the offline model is used whatever the developer's setup; ``name`` names
+    the process in failures and its output files, so several may share ``workdir``.
+    """
+    argv = [sys.executable, "-m", "myagent.cli.server", "server", str(WEATHER_EXAMPLE)]
+    argv += ["--host", "localhost", "--port", str(GUIDE_PORT), *extra_args]
+    return ServerProcess(argv, workdir, name)
+
+
 @pytest.fixture
 def weather_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    """``python -m myagent.cli.server server examples/weather_agent.py`` on localhost:8080, offline model.
+    """The weather example on localhost:8080 with the offline model.
 
     Started fresh for each test (so metrics and sessions belong to that test alone) and stopped with
     SIGINT afterwards, which must give exit code 0 and no traceback.
     """
-    server = ServerProcess(
-        [
-            sys.executable,
-            "-m",
-            "myagent.cli.server",
-            "server",
-            str(WEATHER_EXAMPLE),
-            "--host",
-            "localhost",
-            "--port",
-            str(GUIDE_PORT),
-        ],
-        tmp_path / "server",  # no .env there: the offline model is used whatever the developer's setup
-        "weather server",
-    )
+    server = weather_server_process(tmp_path / "server")
     with server.running():
         yield server

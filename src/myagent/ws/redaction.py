@@ -39,8 +39,13 @@ _PATTERNS = [
     re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
 ]
 _PAIR = re.compile(
-    r"""(?P<key>["']?[A-Za-z_][A-Za-z0-9_-]*["']?)(?P<sep>\s*[:=]\s*)(?P<value>"[^"]*"|'[^']*'|[^\s,;&"'}]+)"""
+    r"""(?P<key>["']?[A-Za-z_][A-Za-z0-9_-]*["']?)(?P<sep>\s*[:=]\s*)"""
+    # A quoted value may contain escaped quotes; an unquoted one may start with an HTTP auth scheme
+    # ("Authorization: Basic <credentials>"), which is not the secret itself.
+    r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|(?i:(?:basic|bearer|digest|token|negotiate)\s+)?[^\s,;&"'}]+)"""
 )
+# A Cookie / Set-Cookie header line: its whole value is secret, not just the first "name=value".
+_COOKIE_LINE = re.compile(r"(?im)^(?P<key>[ \t]*(?:set-)?cookie[ \t]*:[ \t]*)[^\r\n]+")
 
 
 def is_secret_key(key: str) -> bool:
@@ -54,6 +59,7 @@ def redact_text(text: str) -> str:
     """Replace credential-looking substrings of ``text``."""
     for pattern in _PATTERNS:
         text = pattern.sub(REDACTED, text)
+    text = _COOKIE_LINE.sub(lambda match: match.group("key") + REDACTED, text)
 
     def pair(match: re.Match[str]) -> str:
         if not is_secret_key(match.group("key").strip("\"'")) or match.group("value").strip("\"'") == REDACTED:

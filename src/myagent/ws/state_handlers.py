@@ -22,8 +22,8 @@ logger = logging.getLogger(__name__)
 async def request_state(connection: Connection, frame: InboundFrame) -> None:
     session = connection.resolve(frame)
     manager = connection.hub.state
-    signed = manager.sign_state(manager.create_state_snapshot(session))
-    snapshot_messages = signed["state"]["messages"] if isinstance(signed["state"], dict) else None
+    snapshot = manager.create_state_snapshot(session)
+    signed = manager.sign_state(snapshot)
     text = "会话状态已导出" if connection.hub.options.language == "zh" else "Session state exported"
     session.emit(
         AgentEvents.STATE_EXPORTED,
@@ -31,8 +31,9 @@ async def request_state(connection: Connection, frame: InboundFrame) -> None:
         metadata={
             "signed_state": signed,
             "state_size": len(canonical_json(signed)),
-            "message_count": len(snapshot_messages) if snapshot_messages is not None else len(session.agent.memory),
-            "current_step": session.agent.current_step,
+            # Counted in the snapshot (trimmed, encrypted or not), the same count a restore reports.
+            "message_count": len(snapshot["messages"]),
+            "current_step": snapshot["current_step"],
             "encrypted": bool(signed.get("encrypted")),
         },
     )
@@ -51,6 +52,12 @@ async def reconnect_with_state(connection: Connection, frame: InboundFrame) -> N
         return
     if hub.shutting_down:
         raise ProtocolError(ErrorCodes.SERVER_SHUTTING_DOWN, "the server is shutting down")
+    # A restore creates a session: the same limits as user.create_session (one state could mint many).
+    if (
+        len(connection.sessions) >= hub.options.max_sessions_per_connection
+        or len(hub.store) >= hub.options.max_sessions
+    ):
+        raise ProtocolError(ErrorCodes.SESSION_LIMIT, "session limit reached; close a session first")
     try:
         agent = await hub.new_agent()
     except Exception as exc:  # user code: report it, keep serving

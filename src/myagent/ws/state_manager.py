@@ -37,7 +37,8 @@ __all__ = ["STATE_VERSION", "RestoreResult", "StateError", "StateManager", "cano
 logger = logging.getLogger(__name__)
 
 STATE_VERSION = "1.0"
-_TRUNCATED_CONTENT_CHARS = 4000
+_TRUNCATION_STEPS = (4000, 1000, 250, 50)
+_TRUNCATION_MARK = " …[truncated in saved state]"
 
 
 class StateError(MyAgentError):
@@ -151,23 +152,30 @@ class StateManager:
         }
 
     def _trim(self, messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, int]]:
-        """Drop oldest turns whole (a turn starts at a user message) until within the limits."""
+        """Drop oldest turns whole (a turn starts at a user message) until within the limits.
+
+        If the newest turn alone is still too large, long contents are shortened in steps until the
+        conversation fits, so that a state this server exports is always one it accepts.
+        """
         turns = _split_turns(messages)
+        sizes = [len(canonical_json(turn)) for turn in turns]
         dropped_turns = dropped_messages = 0
-        while len(turns) > 1 and (
-            sum(map(len, turns)) > self.max_messages or len(canonical_json(turns)) > self.max_state_bytes
-        ):
+        while len(turns) > 1 and (sum(map(len, turns)) > self.max_messages or sum(sizes) > self.max_state_bytes):
             dropped_messages += len(turns.pop(0))
+            sizes.pop(0)
             dropped_turns += 1
         kept = [message for turn in turns for message in turn]
-        truncated = 0
-        if len(canonical_json(kept)) > self.max_state_bytes:
-            for message in kept:  # one huge turn: shorten long contents, keep the structure
+        shortened: set[int] = set()
+        for limit in _TRUNCATION_STEPS:
+            if len(canonical_json(kept)) <= self.max_state_bytes:
+                break
+            for index, message in enumerate(kept):
                 content = message.get("content")
-                if isinstance(content, str) and len(content) > _TRUNCATED_CONTENT_CHARS:
-                    message["content"] = content[:_TRUNCATED_CONTENT_CHARS] + " …[truncated in saved state]"
-                    truncated += 1
-        return kept, {"turns": dropped_turns, "messages": dropped_messages, "truncated_contents": truncated}
+                if isinstance(content, str) and len(content) > limit + len(_TRUNCATION_MARK):
+                    message["content"] = content[:limit] + _TRUNCATION_MARK
+                    shortened.add(index)
+        counts = {"turns": dropped_turns, "messages": dropped_messages, "truncated_contents": len(shortened)}
+        return kept, counts
 
     # -- signing ------------------------------------------------------------------------------
 
