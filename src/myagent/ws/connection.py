@@ -205,6 +205,25 @@ class Connection:
     def notice(self, action: str, ok: bool, text: str, session_id: str | None = None, **metadata: Any) -> None:
         self.send_system(SystemEvents.NOTICE, text, {"action": action, "ok": ok, **metadata}, session_id=session_id)
 
+    async def new_session(self) -> Session:
+        """A session with a fresh agent for this connection (not yet registered or attached).
+
+        Raises:
+            ProtocolError: shutting down, a session limit, or an agent factory that failed.
+        """
+        hub = self.hub
+        if hub.shutting_down:
+            raise ProtocolError(ErrorCodes.SERVER_SHUTTING_DOWN, "the server is shutting down")
+        options = hub.options
+        if len(self.sessions) >= options.max_sessions_per_connection or len(hub.store) >= options.max_sessions:
+            raise ProtocolError(ErrorCodes.SESSION_LIMIT, "session limit reached; close a session first")
+        try:
+            agent = await hub.new_agent()
+        except Exception as exc:  # user code: report it, keep serving
+            logger.exception("connection %s: agent factory failed", self.id)
+            raise ProtocolError(ErrorCodes.AGENT_FACTORY_FAILED, f"could not create the agent: {exc}") from exc
+        return Session(agent, options)
+
     def attach(self, session: Session, after_seq: int | None, *, replay: bool = False) -> None:
         """Attach ``session`` here and queue its events after ``after_seq``.
 

@@ -14,7 +14,6 @@ from myagent.protocol.names import AgentEvents, UserEvents
 from myagent.ws.connection import Connection
 from myagent.ws.event_log import parse_event_id
 from myagent.ws.plan_handlers import cancel_plan, cancel_task, replan, restart_task, solve_tasks
-from myagent.ws.run_bridge import start_run
 from myagent.ws.session import Session
 from myagent.ws.state_handlers import reconnect_with_state, request_state
 
@@ -35,19 +34,8 @@ async def dispatch(connection: Connection, frame: InboundFrame) -> None:
 
 async def create_session(connection: Connection, frame: InboundFrame) -> None:
     hub = connection.hub
-    if hub.shutting_down:
-        raise ProtocolError(ErrorCodes.SERVER_SHUTTING_DOWN, "the server is shutting down")
-    if (
-        len(connection.sessions) >= hub.options.max_sessions_per_connection
-        or len(hub.store) >= hub.options.max_sessions
-    ):
-        raise ProtocolError(ErrorCodes.SESSION_LIMIT, "session limit reached; close a session first")
-    try:
-        agent = await hub.new_agent()
-    except Exception as exc:  # user code: report it, keep serving
-        logger.exception("connection %s: agent factory failed", connection.id)
-        raise ProtocolError(ErrorCodes.AGENT_FACTORY_FAILED, f"could not create the agent: {exc}") from exc
-    session = Session(agent, hub.options)
+    session = await connection.new_session()
+    agent = session.agent
     hub.add_session(session)
     connection.attach(session, 0)
     text = "会话创建成功" if hub.options.language == "zh" else "Session created"
@@ -70,8 +58,7 @@ async def message(connection: Connection, frame: InboundFrame) -> None:
         raise ProtocolError(ErrorCodes.SESSION_BUSY, "a run is already active in this session; wait or cancel it")
     if connection.hub.shutting_down:
         raise ProtocolError(ErrorCodes.SERVER_SHUTTING_DOWN, "the server is shutting down")
-    connection.hub.metrics.runs_total += 1
-    start_run(session, frame.text, on_usage=connection.hub.note_usage)
+    connection.hub.start_run(session, frame.text)
 
 
 async def response(connection: Connection, frame: InboundFrame) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from myagent.agent.session_agent import SessionAgent
@@ -15,6 +15,7 @@ from myagent.llm.base import Usage
 from myagent.protocol.names import AgentEvents
 from myagent.ws.metrics import Metrics
 from myagent.ws.options import ServerOptions
+from myagent.ws.run_bridge import AnyRunEvent, start_run
 from myagent.ws.session import Session, Sink
 from myagent.ws.state_manager import StateManager, resolve_secret_key
 from myagent.ws.store import InMemorySessionStore, SessionStore
@@ -97,6 +98,11 @@ class Hub:
         session.emit(AgentEvents.SESSION_END, text, metadata={"reason": reason})
         session.sink = None
         self.store.remove(session.id)
+
+    def start_run(self, session: Session, work: str | AsyncIterator[AnyRunEvent]) -> None:
+        """Start a run in ``session`` (the caller checked it is idle)."""
+        self.metrics.runs_total += 1
+        start_run(session, work, on_usage=self.note_usage)
 
     def note_usage(self, usage: Usage) -> None:
         self.metrics.prompt_tokens_total += usage.prompt_tokens

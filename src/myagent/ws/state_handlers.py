@@ -10,7 +10,6 @@ from myagent.protocol.inbound import InboundFrame
 from myagent.protocol.names import AgentEvents
 from myagent.ws.connection import Connection
 from myagent.ws.event_log import parse_event_id
-from myagent.ws.run_bridge import start_run
 from myagent.ws.session import Session
 from myagent.ws.state_manager import canonical_json
 
@@ -50,20 +49,8 @@ async def reconnect_with_state(connection: Connection, frame: InboundFrame) -> N
     if live is not None and not live.closed:
         await _reattach(connection, frame, live)
         return
-    if hub.shutting_down:
-        raise ProtocolError(ErrorCodes.SERVER_SHUTTING_DOWN, "the server is shutting down")
-    # A restore creates a session: the same limits as user.create_session (one state could mint many).
-    if (
-        len(connection.sessions) >= hub.options.max_sessions_per_connection
-        or len(hub.store) >= hub.options.max_sessions
-    ):
-        raise ProtocolError(ErrorCodes.SESSION_LIMIT, "session limit reached; close a session first")
-    try:
-        agent = await hub.new_agent()
-    except Exception as exc:  # user code: report it, keep serving
-        logger.exception("connection %s: agent factory failed during restore", connection.id)
-        raise ProtocolError(ErrorCodes.AGENT_FACTORY_FAILED, f"could not create the agent: {exc}") from exc
-    session = Session(agent, hub.options)
+    session = await connection.new_session()
+    agent = session.agent
     result = hub.state.restore_session_from_state(session, state)
     hub.add_session(session)
     connection.attach(session, 0)
@@ -83,8 +70,7 @@ async def reconnect_with_state(connection: Connection, frame: InboundFrame) -> N
     )
     logger.info("connection %s: restored session %s into %s", connection.id, original_id, session.id)
     if result.pending_calls:
-        hub.metrics.runs_total += 1
-        start_run(session, agent.resume(confirm=session.confirm), on_usage=hub.note_usage)
+        hub.start_run(session, agent.resume(confirm=session.confirm))
 
 
 async def _reattach(connection: Connection, frame: InboundFrame, session: Session) -> None:
