@@ -13,7 +13,6 @@ from myagent.plan_solve.pipeline import PlanSolveAgent
 from myagent.protocol.errors import ErrorCodes
 from myagent.protocol.inbound import InboundFrame
 from myagent.ws.connection import Connection
-from myagent.ws.run_bridge import start_run
 from myagent.ws.session import Session
 
 __all__ = ["cancel_plan", "cancel_task", "replan", "restart_task", "solve_tasks"]
@@ -37,8 +36,7 @@ def _acknowledge(connection: Connection, session: Session, action: str, ok: bool
 
 
 def _start(connection: Connection, session: Session, work: Any) -> None:
-    connection.hub.metrics.runs_total += 1
-    start_run(session, work, on_usage=connection.hub.note_usage)
+    connection.hub.start_run(session, work)
 
 
 async def solve_tasks(connection: Connection, frame: InboundFrame) -> None:
