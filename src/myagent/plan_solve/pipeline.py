@@ -89,8 +89,17 @@ class PlanSolveAgent:
         return None if self.context is None else self.context.to_dict()
 
     def import_plan_context(self, data: dict[str, Any]) -> None:
-        """Restore the plan and results saved in a signed state (so a task can be restarted)."""
-        tasks = self.planner.coerce_tasks(data.get("tasks") or [])
+        """Restore the plan and results saved in a signed state (so a task can be restarted).
+
+        A state saved before there was a plan (planning cancelled or refused) restores the question
+        only; so does one whose tasks this planner no longer accepts (logged): a restore must not fail.
+        """
+        tasks: list[Any] = []
+        if data.get("tasks"):
+            try:
+                tasks = self.planner.coerce_tasks(data["tasks"])
+            except TaskCoercionError as exc:
+                logger.warning("plan/solve %s: the restored plan is dropped: %s", self.name, exc)
         context = PlanContext(str(data.get("question", "")), tasks, str(data.get("plan_summary", "")))
         context.direct = bool(data.get("direct"))
         context.output = data.get("output")
@@ -100,6 +109,8 @@ class PlanSolveAgent:
                 result = context.result_for(task)
                 for key in ("status", "output", "summary", "agent_name", "error"):
                     setattr(result, key, saved.get(key, getattr(result, key)))
+                if result.status in ("pending", "running"):  # saved mid-run: a restore does not resume it
+                    result.status = "cancelled"
         self.context = context
 
     # -- runs -----------------------------------------------------------------------------------
@@ -154,7 +165,7 @@ class PlanSolveAgent:
             await self._stop(run, worker)
 
     async def _stop(self, run: RunState, worker: asyncio.Task[None]) -> None:
-        tasks = [worker, *run.runners.values(), *([run.plan_task] if run.plan_task else [])]
+        tasks = [worker, *run.runners.values(), *run.superseded, *([run.plan_task] if run.plan_task else [])]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -241,15 +252,20 @@ class PlanSolveAgent:
         for task in tasks:
             context.result_for(task).status = "pending"
             run.runners[str(task_id(task))] = asyncio.create_task(self._solve_one(run, context, task))
-        while pending := [runner for runner in run.runners.values() if not runner.done()]:
+        # Superseded runs too: a restarted task's old run must be gone before aggregation.
+        while pending := [runner for runner in (*run.runners.values(), *run.superseded) if not runner.done()]:
             await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
 
-    async def _solve_one(self, run: RunState, context: PlanContext, task: Any) -> None:
+    async def _solve_one(
+        self, run: RunState, context: PlanContext, task: Any, after: asyncio.Task[None] | None = None
+    ) -> None:
         tid = task_id(task)
         result = context.result_for(task)
-        result.task, result.output, result.error, result.statistics = task, None, None, []
         sub = SubAgentRun(run.forward, run.confirm_in_order, "solver", tid)
         try:
+            if after is not None:  # a restart: the superseded run finishes unwinding first
+                await asyncio.gather(after, return_exceptions=True)
+            result.task, result.output, result.error, result.statistics = task, None, None, []
             async with run.semaphore or contextlib.nullcontext():
                 result.status = "running"
                 run.emit(SolverEvents.START, {"task": task_to_dict(task)}, tid)
@@ -259,7 +275,8 @@ class PlanSolveAgent:
             result.agent_name, result.statistics = sub.agent_name or self.solver.name, sub.statistics
             run.emit(SolverEvents.COMPLETED, {"task": task_to_dict(task), "result": _result_content(result)}, tid)
         except asyncio.CancelledError:
-            if str(tid) not in run.restarting and result.status in ("pending", "running"):
+            # ``cancel_task`` reports the cancellation itself; a superseded run is not reported at all.
+            if asyncio.current_task() not in run.superseded and result.status in ("pending", "running"):
                 result.status = "cancelled"
                 run.emit(SolverEvents.CANCELLED, {"task": task_to_dict(task)}, tid)
             raise
@@ -285,7 +302,8 @@ class PlanSolveAgent:
 
     async def _aggregate(self, context: PlanContext, results: list[SolverRunResult]) -> Any:
         if self.aggregator is None:
-            return "\n\n".join(f"## {r.summary or r.task_id}\n{r.output}" for r in results if r.status == "completed")
+            done = [r for r in results if r.status == "completed"]
+            return "\n\n".join(f"## {r.summary or r.task_id}\n{_as_text(r.output)}" for r in done)
         output = self.aggregator(context, results)
         return await output if inspect.isawaitable(output) else output
 
@@ -313,16 +331,23 @@ class PlanSolveAgent:
 
     # -- controls (called by the server while a run is active) ---------------------------------
 
+    # The controls act and report synchronously: a task cancelled before it first runs never
+    # executes its body, so it could not report itself (a client may send restart_task and
+    # cancel_task back to back, handled before either task runs).
+
     def cancel_task(self, wanted: Any) -> bool:
         """Stop one task; the others go on. False when it is not pending or running."""
         run = self._run
-        if run is None or run.phase != "solving" or self.context is None:
+        context = self.context
+        if run is None or run.phase != "solving" or context is None:
             return False
-        task = self.context.find_task(wanted)
+        task = context.find_task(wanted)
         runner = None if task is None else run.runners.get(str(task_id(task)))
-        if runner is None or runner.done():
+        if task is None or runner is None or runner.done():
             return False
         runner.cancel("cancel_task")
+        context.result_for(task).status = "cancelled"
+        run.emit(SolverEvents.CANCELLED, {"task": task_to_dict(task)}, task_id(task))
         return True
 
     def restart_task(self, wanted: Any) -> bool:
@@ -336,20 +361,15 @@ class PlanSolveAgent:
             return False
         key = str(task_id(task))
         previous = run.runners.get(key)
-        run.runners[key] = asyncio.create_task(self._restart(run, context, task, previous))
-        return True
-
-    async def _restart(
-        self, run: RunState, context: PlanContext, task: Any, previous: asyncio.Task[None] | None
-    ) -> None:
-        key = str(task_id(task))
-        if previous is not None and not previous.done():
-            run.restarting.add(key)
+        if previous is not None and previous.done():
+            previous = None
+        if previous is not None:
+            run.superseded.add(previous)
             previous.cancel("restart_task")
-            await asyncio.gather(previous, return_exceptions=True)
-            run.restarting.discard(key)
+        context.result_for(task).status = "pending"
         run.emit(SolverEvents.RESTARTED, {"task": task_to_dict(task)}, task_id(task))
-        await self._solve_one(run, context, task)
+        run.runners[key] = asyncio.create_task(self._solve_one(run, context, task, after=previous))
+        return True
 
     def cancel_plan(self) -> bool:
         """Cancel planning or a plan waiting for confirmation."""
@@ -390,8 +410,13 @@ def _context_content(context: PlanContext) -> dict[str, Any]:
     return {"question": context.question, "plan_summary": context.plan_summary, "tasks": len(context.tasks)}
 
 
+def _as_text(value: Any) -> str:
+    """Outputs for people: text as it is, anything else as JSON (not Python's repr)."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+
+
 def _final_text(output: Any, results: list[SolverRunResult]) -> str:
-    text = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False, default=str)
+    text = _as_text(output)
     cancelled = [str(r.task_id) for r in results if r.status == "cancelled"]
     failed = [str(r.task_id) for r in results if r.status == "failed"]
     if cancelled:

@@ -26,7 +26,7 @@ class RunState:
     replan_question: str | None = None
     replan_requested: bool = False
     runners: dict[str, asyncio.Task[None]] = field(default_factory=dict)
-    restarting: set[str] = field(default_factory=set)
+    superseded: set[asyncio.Task[None]] = field(default_factory=set)  # runs replaced by a restart: silent
     statistics: list[dict[str, Any]] = field(default_factory=list)
     semaphore: asyncio.Semaphore | None = None
 
