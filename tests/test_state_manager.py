@@ -78,7 +78,7 @@ def test_trimming_drops_oldest_turns_whole_and_reports_it() -> None:
     state = manager.create_state_snapshot(make_session(conversation(5)))  # 20 messages
     assert len(state["messages"]) == 8
     assert state["messages"][0] == {"role": "user", "content": "question 3"}
-    assert state["trimmed"] == {"turns": 3, "messages": 12, "truncated_contents": 0}
+    assert state["trimmed"] == {"turns": 3, "messages": 12, "truncated_contents": 0, "plan_outputs": 0}
     tool_ids = {m["tool_call_id"] for m in state["messages"] if m["role"] == "tool"}
     call_ids = {c["id"] for m in state["messages"] for c in m.get("tool_calls", [])}
     assert tool_ids == call_ids  # never a call without its result
@@ -225,3 +225,18 @@ def test_a_state_this_server_exports_is_always_one_it_accepts() -> None:
         assert ok, error
         assert state is not None and state["trimmed"]["truncated_contents"] == 1
         assert state["messages"][1]["content"].endswith("…[truncated in saved state]")
+
+
+def test_a_huge_plan_context_is_shortened_so_the_state_stays_acceptable() -> None:
+    from myagent.plan_solve import PlanAgent, SolverAgent, create_plan_solver
+
+    agent = create_plan_solver(planner=PlanAgent(), solver=SolverAgent())
+    agent.import_plan_context(
+        {"question": "q", "tasks": [{"id": 1}, {"id": 2}], "results": [{"task_id": 1, "output": "x" * 300_000}]}
+    )
+    manager = StateManager("k1")
+    session = Session(agent, ServerOptions())
+    state = manager.check(manager.sign_state(manager.create_state_snapshot(session)))
+    assert state["trimmed"]["plan_outputs"] == 1
+    assert state["plan_context"]["results"][0]["output"].endswith("…[truncated in saved state]")
+    assert [t["id"] for t in state["plan_context"]["tasks"]] == [1, 2]

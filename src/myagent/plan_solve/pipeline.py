@@ -297,7 +297,8 @@ class PlanSolveAgent:
         context.output = output
         run.emit(AggregateEvents.COMPLETED, {"solver_results": _results(results), "output": output})
         counts = {status: sum(r.status == status for r in results) for status in ("completed", "failed", "cancelled")}
-        run.emit(PipelineEvents.COMPLETED, {"statistics": run.statistics, "tasks": len(results), **counts})
+        statistics = [{**call, "id": number} for number, call in enumerate(run.statistics, 1)]
+        run.emit(PipelineEvents.COMPLETED, {"statistics": statistics, "tasks": len(results), **counts})
         self._finish(run, _final_text(output, results))
 
     async def _aggregate(self, context: PlanContext, results: list[SolverRunResult]) -> Any:

@@ -37,7 +37,10 @@ class ConfirmationBook:
         self._answered: OrderedDict[str, bool] = OrderedDict()
 
     async def ask(
-        self, request: ConfirmationRequest, announce: Callable[[PendingConfirmation], int]
+        self,
+        request: ConfirmationRequest,
+        announce: Callable[[PendingConfirmation], int],
+        withdraw: Callable[[PendingConfirmation], None] | None = None,
     ) -> ConfirmationDecision:
         """Register ``request``, ``announce`` it (returns the event's seq) and wait for the answer or expiry."""
         step_id = f"confirm_{uuid.uuid4().hex[:12]}_{request.tool_name}"
@@ -54,6 +57,10 @@ class ConfirmationBook:
                 return future.result()
             # No message: the decision's message is shown to the model as the user's own note.
             return ConfirmationDecision(False, None, "timeout")
+        except asyncio.CancelledError:
+            if withdraw is not None and not future.done():
+                withdraw(pending)  # the run stopped waiting: tell the client to close its dialog
+            raise
         finally:
             self.pending.pop(step_id, None)
             self._remember(step_id, future.done())

@@ -6,12 +6,15 @@ Each control is acknowledged with ``system.notice`` ``{action, ok, task_id?}``; 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from myagent.errors import ProtocolError
 from myagent.plan_solve.pipeline import PlanSolveAgent
+from myagent.plan_solve.types import TaskCoercionError
 from myagent.protocol.errors import ErrorCodes
 from myagent.protocol.inbound import InboundFrame
+from myagent.protocol.names import PlanEvents
 from myagent.ws.connection import Connection
 from myagent.ws.session import Session
 
@@ -43,14 +46,32 @@ async def solve_tasks(connection: Connection, frame: InboundFrame) -> None:
     session, agent = _pipeline(connection, frame)
     if session.busy:
         raise ProtocolError(ErrorCodes.SESSION_BUSY, "a run is already active in this session; wait or cancel it")
+    tasks = frame.get("tasks")
+    try:
+        agent.planner.coerce_tasks(tasks)
+    except TaskCoercionError as exc:
+        _acknowledge(connection, session, "solve_tasks", False, error=str(exc))
+        session.emit(PlanEvents.COERCION_ERROR, {"error": str(exc)})
+        return
+    _acknowledge(connection, session, "solve_tasks", True, tasks=len(tasks))
+    _start(connection, session, _direct_run(session, agent, frame))
+
+
+async def _direct_run(session: Session, agent: PlanSolveAgent, frame: InboundFrame) -> AsyncIterator[Any]:
+    """Direct mode sends solver events only; a ``system.notice`` (action ``solve_tasks_done``) ends it."""
     work = agent.solve_tasks(
         frame.get("tasks"),
         question=frame.get("question") or "",
         plan_summary=frame.get("plan_summary") or "",
         confirm=session.confirm,
     )
-    _acknowledge(connection, session, "solve_tasks", True, tasks=len(frame.get("tasks") or []))
-    _start(connection, session, work)
+    async for event in work:
+        yield event
+    sink = session.sink
+    if isinstance(sink, Connection) and agent.context is not None:
+        results = agent.context.ordered_results()
+        counts = {status: sum(r.status == status for r in results) for status in ("completed", "failed", "cancelled")}
+        _acknowledge(sink, session, "solve_tasks_done", True, **counts)
 
 
 async def cancel_task(connection: Connection, frame: InboundFrame) -> None:

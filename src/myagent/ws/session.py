@@ -13,10 +13,10 @@ from typing import Any, Protocol
 from myagent.agent.confirmation import ConfirmationDecision, ConfirmationRequest
 from myagent.agent.session_agent import SessionAgent
 from myagent.protocol.envelope import create_event
-from myagent.protocol.names import AgentEvents
+from myagent.protocol.names import AgentEvents, SystemEvents
 from myagent.protocol.show_content import render_show_content
 from myagent.ws.confirmations import ConfirmationBook, PendingConfirmation
-from myagent.ws.event_log import InMemoryEventLog, LogEntry, ReplayWindow
+from myagent.ws.event_log import InMemoryEventLog, LogEntry, ReplayWindow, encode_frame
 from myagent.ws.options import ServerOptions
 
 __all__ = ["Session", "Sink"]
@@ -132,7 +132,15 @@ class Session:
 
     async def confirm(self, request: ConfirmationRequest) -> ConfirmationDecision:
         """The agent's confirmation callback: ask the client and wait (expiry counts as refusal)."""
-        return await self.confirmations.ask(request, self._announce)
+        return await self.confirmations.ask(request, self._announce, self._withdraw)
+
+    def _withdraw(self, pending: PendingConfirmation) -> None:
+        if self.sink is None:
+            return  # a resuming client is only re-sent the requests still pending
+        text = "确认请求已撤回" if self.options.language == "zh" else "Confirmation request withdrawn"
+        metadata = {"action": "confirmation_withdrawn", "ok": True, "step_id": pending.step_id}
+        frame = create_event(SystemEvents.NOTICE, session_id=self.id, content=text, metadata=metadata)
+        self.sink.push(encode_frame(frame))
 
     def _announce(self, pending: PendingConfirmation, *, resent: bool = False) -> int:
         request = pending.request

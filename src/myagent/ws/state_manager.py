@@ -122,6 +122,7 @@ class StateManager:
         pending = list(session.confirmations.pending.values())
         messages = [_redact(message).to_dict() for message in agent.snapshot_messages()]
         messages, trimmed = self._trim(messages)
+        plan_context, trimmed["plan_outputs"] = _shrink_plan_context(_plan_context(agent), self.max_state_bytes // 2)
         now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         return {
             "session_id": session.id,
@@ -139,7 +140,7 @@ class StateManager:
                 }
                 for p in pending
             ],
-            "plan_context": _plan_context(agent),
+            "plan_context": plan_context,
             "metadata": {
                 "agent_name": agent.name,
                 "agent_description": agent.description,
@@ -281,6 +282,23 @@ class StateManager:
             return json.loads(plain)
         except (InvalidToken, ValueError) as exc:
             raise StateError(ErrorCodes.STATE_UNREADABLE, "encrypted state cannot be decrypted with our keys") from exc
+
+
+def _shrink_plan_context(context: Any, budget: int) -> tuple[Any, int]:
+    """Keep a Plan & Solve context within ``budget`` bytes by shortening task outputs (tasks can be re-run)."""
+    if not isinstance(context, dict) or len(canonical_json(context)) <= budget:
+        return context, 0
+    shrunk = dict(context)
+    results = [dict(result) for result in shrunk.get("results") or []]
+    share = max(200, budget // (len(results) + 2))
+    shortened = 0
+    for holder, key in [*((result, "output") for result in results), (shrunk, "output")]:
+        text = json.dumps(holder.get(key), ensure_ascii=False, default=str)
+        if len(text.encode()) > share:
+            holder[key] = text[: share // 3] + _TRUNCATION_MARK  # up to 3 UTF-8 bytes per character
+            shortened += 1
+    shrunk["results"] = results
+    return shrunk, shortened
 
 
 def _model_name(agent: Any) -> str:
