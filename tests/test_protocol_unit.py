@@ -256,12 +256,13 @@ def test_bytes_input_is_decoded() -> None:
 
 
 def test_requested_event_names_the_event_of_a_rejected_frame() -> None:
-    assert requested_event('{"event": "user.message", "content": 5}') == "user.message"
-    assert requested_event('{"event": "user.nope"}') == "user.nope"
-    assert requested_event("not json") is None
-    assert requested_event("[1]") is None
-    assert requested_event('{"event": 3}') is None
-    assert requested_event("[" * 100_000) is None
+    assert requested_event('{"event": "user.message", "content": 5}') == ("user.message", None)
+    assert requested_event('{"event": "user.message", "session_id": "s1", "content": 5}') == ("user.message", "s1")
+    assert requested_event('{"event": "user.nope"}') == ("user.nope", None)
+    assert requested_event("not json") == (None, None)
+    assert requested_event("[1]") == (None, None)
+    assert requested_event('{"event": 3, "session_id": 4}') == (None, None)
+    assert requested_event("[" * 100_000) == (None, None)
 
 
 # -- error table --------------------------------------------------------------------------------

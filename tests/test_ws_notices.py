@@ -66,3 +66,17 @@ async def test_cancelling_a_run_withdraws_its_open_confirmation() -> None:
         assert [f["metadata"]["step_id"] for f in withdrawn] == [request["step_id"]]
         assert frames[-1]["event"] == "agent.interrupted"
         await client.close()
+
+
+async def test_a_frame_rejected_by_validation_still_names_its_session() -> None:
+    model = ScriptedModel([])
+    async with running_server(lambda: create_toolcall_agent(llm=model)) as server:
+        client = await Client.connect(server.url)
+        await client.create_session()
+        first = client.session_id
+        await client.create_session()
+        await client.send("user.message", session_id=first, content="   ")
+        error = await client.expect("system.error")
+        assert error["metadata"]["error_code"] == "INVALID_FIELD"
+        assert error["session_id"] == first
+        await client.close()

@@ -78,14 +78,19 @@ def decode_frame(text: str | bytes) -> InboundFrame:
     return _validate(data, spec)
 
 
-def requested_event(text: str | bytes) -> str | None:
-    """The ``event`` a rejected frame named, if it was a JSON object with a string ``event``."""
+def requested_event(text: str | bytes) -> tuple[str | None, str | None]:
+    """The ``event`` and ``session_id`` a rejected frame named (each when it was a non-empty string)."""
     try:
         data = _parse(text)
     except ProtocolError:
-        return None
-    event = data.get("event") if isinstance(data, dict) else None
-    return event if isinstance(event, str) and event else None
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    event, session_id = data.get("event"), data.get("session_id")
+    return (
+        event if isinstance(event, str) and event else None,
+        session_id if isinstance(session_id, str) and session_id else None,
+    )
 
 
 def _parse(text: str | bytes) -> Any:

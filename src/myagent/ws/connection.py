@@ -118,9 +118,16 @@ class Connection:
             await self._dispatch(self, frame)
         except ProtocolError as exc:
             self.hub.metrics.client_errors_total += 1
-            event = frame.event if frame else requested_event(text)
+            event, session_id = (frame.event, frame.session_id) if frame else requested_event(text)
             logger.info("connection %s: rejected %s: %s", self.id, event or "frame", exc.code)
-            self.send_error(exc.code, exc.message, request=frame, request_event=event, details=exc.details or None)
+            self.send_error(
+                exc.code,
+                exc.message,
+                request=frame,
+                request_event=event,
+                session_id=session_id,
+                details=exc.details or None,
+            )
         except Exception:  # a server bug in a handler: report it, keep the connection and its sessions
             logger.exception("connection %s: error while handling %s", self.id, frame.event if frame else "frame")
             self.send_error(
