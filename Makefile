@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8080
 HOST ?= localhost
 
-.PHONY: run test lint check-generated system-deps js-deps bench docs clean
+.PHONY: run test lint check-generated system-deps js-deps web web-deps web-check bench docs clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ run: $(VENV)/.installed
 	$(PY) -m myagent.cli.server server examples/weather_agent.py --host $(HOST) --port $(PORT)
 
 ## test: install dev and system dependencies, then ruff, mypy and the whole pytest suite
-test: $(VENV)/.dev-installed system-deps js-deps
+test: $(VENV)/.dev-installed system-deps js-deps web-check
 	$(VENV)/bin/ruff check src tests bench examples
 	$(VENV)/bin/ruff format --check src tests bench examples
 	$(VENV)/bin/mypy
@@ -34,7 +34,21 @@ system-deps:
 js-deps:
 	test -d tests/js/node_modules/ws || npm ci --prefix tests/js --no-audit --no-fund
 
-## docs: regenerate docs/protocol.md and schema/events.schema.json from the event catalog
+# The web console's build-time npm packages (ECharts to vendor, TypeScript to check clients/typescript).
+web-deps: web/node_modules/.package-lock.json
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund
+
+## web: copy the console's vendored files (ECharts) from web/node_modules into src/myagent/ui/static/vendor
+web: web-deps
+	node web/vendor.mjs
+
+## web-check: the vendored files are exactly what web/package-lock.json gives (a reproducible web build)
+web-check: web-deps
+	node web/vendor.mjs --check
+
+## docs: regenerate docs/protocol.md, schema/events.schema.json and the TypeScript types from the event catalog
 docs: $(VENV)/.installed
 	$(PY) -m myagent.protocol.render
 
@@ -43,4 +57,4 @@ bench: $(VENV)/.dev-installed
 	$(PY) bench/idle_sessions.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/js/node_modules
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/js/node_modules web/node_modules

@@ -297,10 +297,10 @@ async def test_health_readiness_metrics_and_index_over_http():
         await other.send("user.reconnect", session_id=ws.session_id, resume_token=ws.resume_token, last_seq=0)
         await other.expect("agent.final_answer")
         async with httpx.AsyncClient(base_url=base, timeout=WAIT, trust_env=False) as http:
-            index = await http.get("/")  # ... while plain HTTP on "/" is a page
+            index = await http.get("/", follow_redirects=True)  # ... while plain HTTP on "/" leads to the console
             assert index.status_code == 200
             assert index.headers["content-type"].startswith("text/html")
-            assert "<h1>myagent" in index.text
+            assert index.url.path == "/ui/" and "<title>myagent" in index.text
 
             health = await http.get("/healthz")
             assert health.status_code == 200 and health.json()["status"] == "ok"

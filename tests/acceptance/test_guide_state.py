@@ -146,7 +146,7 @@ async def test_state_snippets_from_guide_survive_a_server_restart(
             # by the request's message count (system prompt + restored messages + the new question).
             (tool_call,) = [f for f in received if f["event"] == "agent.tool_call"]
             assert tool_call["session_id"] == restored_id
-            assert tool_call["metadata"]["call_id"] == f"call_offline_{restored_count + 2}_0"
+            assert tool_call["metadata"]["call_id"].startswith(f"call_offline_{restored_count + 2}_")
 
             # And the restored session holds both turns: export it again (the export snippet is
             # installed on the new connection, its handler saves under the adopted session id).

@@ -10,6 +10,7 @@ results, streamed answers) with no network.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -79,7 +80,7 @@ class OfflineModel(Model):
         if results:
             text = _summarise(results, chinese)
         else:
-            calls = tuple(_choose_calls(question, request.tools, len(messages)))
+            calls = tuple(_choose_calls(question, request.tools, _call_prefix(messages)))
             text = "" if calls else self._introduce(question, request.tools, chinese)
         for start in range(0, len(text), self.chunk_size):
             yield TextDelta(text[start : start + self.chunk_size])
@@ -157,7 +158,13 @@ def _keywords(text: str) -> set[str]:
     return words
 
 
-def _choose_calls(question: str, tools: Sequence[Mapping[str, Any]], salt: int) -> list[ToolCall]:
+def _call_prefix(messages: Sequence[Message]) -> str:
+    """Deterministic, yet distinct for different conversations (parallel sub-agents must not share ids)."""
+    digest = hashlib.sha1(json.dumps([m.to_dict() for m in messages], ensure_ascii=False).encode()).hexdigest()
+    return f"call_offline_{len(messages)}_{digest[:8]}"
+
+
+def _choose_calls(question: str, tools: Sequence[Mapping[str, Any]], prefix: str) -> list[ToolCall]:
     asked = _keywords(question)
     best: tuple[int, Mapping[str, Any], list[dict[str, Any]]] | None = None
     for tool in tools:
@@ -174,7 +181,7 @@ def _choose_calls(question: str, tools: Sequence[Mapping[str, Any]], salt: int) 
         return []
     name = _tool_name(best[1])
     return [
-        ToolCall(id=f"call_offline_{salt}_{i}", name=name, arguments=json.dumps(args, ensure_ascii=False))
+        ToolCall(id=f"{prefix}_{i}", name=name, arguments=json.dumps(args, ensure_ascii=False))
         for i, args in enumerate(best[2][:_MAX_PARALLEL_CALLS])
     ]
 

@@ -71,8 +71,8 @@ _TABLE = [
     ErrorCode(ErrorCodes.INVALID_RESUME_TOKEN, "The resume token does not match the session."),
     ErrorCode(
         ErrorCodes.REPLAY_GAP,
-        "Events the client missed are no longer retained; `metadata.missing_from_seq`/`missing_to_seq` give the "
-        "lost range. Events after it are replayed.",
+        "Events the client missed are no longer retained; `metadata.details.missing_from_seq`/`missing_to_seq` "
+        "give the lost range. Events after it are replayed.",
     ),
     ErrorCode(ErrorCodes.ACK_OUT_OF_RANGE, "The acknowledged `last_seq`/`last_event_id` was never sent."),
     ErrorCode(ErrorCodes.STEP_NOT_FOUND, "No pending confirmation has this `step_id`."),

@@ -1,6 +1,7 @@
-"""Derived artefacts of the catalog: ``docs/protocol.md`` and the JSON Schema. Pure functions, no I/O.
+"""Derived artefacts of the catalog: ``docs/protocol.md``, the JSON Schema and the TypeScript types.
 
-``python -m myagent.protocol.render`` rewrites both files; a test fails when they are stale.
+Pure functions, no I/O. ``python -m myagent.protocol.render`` rewrites the files; a test fails when
+they are stale.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from myagent.protocol.catalog import CATALOG, EventSpec, FieldSpec
 from myagent.protocol.envelope import PROTOCOL_VERSION
 from myagent.protocol.errors import ERROR_CODES
 
-__all__ = ["render_json_schema", "render_markdown"]
+__all__ = ["OUTPUTS", "render_json_schema", "render_markdown", "render_typescript"]
 
 _FAMILY_TITLES = {
     "user": "Client → server (`user.*`)",
@@ -77,7 +78,11 @@ Every frame is one JSON text message holding one object:
   resume.
 * **Cancellation.** `user.cancel` stops the run during model streaming, tool execution or a
   confirmation wait and produces `agent.interrupted`. Every run ends with exactly one of
-  `agent.final_answer`, `agent.error` or `agent.interrupted`.
+  `agent.final_answer`, `agent.error` or `agent.interrupted`. The one exception is Plan & Solve's
+  direct task mode (`user.solve_tasks`), which sends solver events only, as the user's guide says,
+  and then a `system.notice` with `action: "solve_tasks_done"` and the task counts. A confirmation
+  the run stops waiting for (cancel, replan) is withdrawn with a `system.notice`
+  (`action: "confirmation_withdrawn"`, `step_id`).
 * **Backpressure.** Each connection has one writer. A client that does not read while more than
   `outbound_queue_frames` frames (default 2000) are waiting is disconnected with close code
   `4008`; its sessions stay resumable.
@@ -190,7 +195,183 @@ def render_json_schema() -> str:
     return json.dumps(schema, ensure_ascii=False, indent=2) + "\n"
 
 
-OUTPUTS = {"docs/protocol.md": render_markdown, "schema/events.schema.json": render_json_schema}
+_TS_TYPES = {
+    "string": "string",
+    "integer": "number",
+    "number": "number",
+    "boolean": "boolean",
+    "object": "JsonObject",
+    "array": "unknown[]",
+    "null": "null",
+}
+
+_TS_INTRO = f"""// MyAgent WebSocket protocol {PROTOCOL_VERSION}: a type for every event.
+// Generated from src/myagent/protocol/catalog.py by `python -m myagent.protocol.render`. Do not edit.
+// Field names and meanings: docs/protocol.md. Types only: this file adds no JavaScript.
+
+/** The protocol version these types describe. */
+export type ProtocolVersion = "{PROTOCOL_VERSION}";
+
+/** A JSON object; the protocol does not fix its fields. */
+export interface JsonObject {{
+  [key: string]: unknown;
+}}
+
+/** Fields every server frame carries or may carry. */
+export interface ServerFrameBase {{
+  /** ISO 8601 time the frame was created (UTC, milliseconds). */
+  timestamp: string;
+  /** Pairs a request with its answer (tool call id, `confirm_…` ids). */
+  step_id?: string;
+  /** Short human-readable text. */
+  show_content?: string;
+  /** The connection, where stated. */
+  connection_id?: string;
+}}
+
+/** Sequenced events: per-session `seq` (gapless, from 1) and a stable `event_id` (`<session_id>:<seq>`). */
+export interface Sequenced {{
+  seq: number;
+  event_id: string;
+}}
+
+/** Fields every client frame may carry. */
+export interface ClientFrameBase {{
+  /** ISO 8601 time the frame was created. */
+  timestamp?: string;
+}}
+"""
+
+
+def _ts_name(event: str) -> str:
+    """``agent.session_created`` → ``AgentSessionCreated``."""
+    return "".join(part[:1].upper() + part[1:] for part in event.replace(".", "_").split("_") if part)
+
+
+def _ts_doc(text: str, indent: str = "") -> str:
+    safe = text.replace("*/", "* /")
+    return f"{indent}/** {safe} */"
+
+
+def _ts_type(field: FieldSpec | tuple[str, ...], object_type: str = "JsonObject") -> str:
+    types = field.types if isinstance(field, FieldSpec) else field
+    if isinstance(field, FieldSpec) and field.name == "error_code":
+        return "ErrorCode"
+    mapped: list[str] = []
+    for json_type in types:
+        ts = object_type if json_type == "object" else _TS_TYPES[json_type]
+        if ts not in mapped:
+            mapped.append(ts)
+    return " | ".join(mapped)
+
+
+def _ts_field(field: FieldSpec, *, required: bool, note: str = "") -> list[str]:
+    mark = "" if required else "?"
+    return [_ts_doc(field.description + note, "  "), f"  {field.name}{mark}: {_ts_type(field)};"]
+
+
+def _ts_event(spec: EventSpec) -> list[str]:
+    name = _ts_name(spec.name)
+    down = spec.direction == "down"
+    lines: list[str] = []
+    either = " Required: at the top level or in `content`."
+    metadata = [f for f in spec.fields if f.where == "metadata"]
+    content = [f for f in spec.fields if f.where in ("content", "top_or_content")]
+    top = [f for f in spec.fields if f.where in ("top", "top_or_content")]
+    if metadata:
+        lines += [
+            _ts_doc(f"`metadata` of `{spec.name}`; servers may add fields."),
+            f"export interface {name}Metadata {{",
+        ]
+        for field in metadata:
+            lines += _ts_field(field, required=field.required)
+        lines += ["  [key: string]: unknown;", "}", ""]
+    object_type = "JsonObject"
+    if content and "object" in spec.content_types:
+        object_type = f"{name}Content"
+        lines += [_ts_doc(f"`content` of `{spec.name}` when it is an object."), f"export interface {object_type} {{"]
+        for field in content:
+            both = field.where == "top_or_content"
+            lines += _ts_field(
+                field, required=field.required and not both, note=either if both and field.required else ""
+            )
+        lines += ["  [key: string]: unknown;", "}", ""]
+    bases = (
+        "ServerFrameBase, Sequenced" if down and spec.sequenced else "ServerFrameBase" if down else "ClientFrameBase"
+    )
+    summary = spec.summary if spec.available else f"{spec.summary} (Answered with `NOT_SUPPORTED` by this version.)"
+    lines += [_ts_doc(f"`{spec.name}`: {summary}"), f"export interface {name}Event extends {bases} {{"]
+    lines.append(f'  event: "{spec.name}";')
+    if spec.session == "required":
+        lines.append("  session_id: string;")
+    elif spec.session == "optional":
+        lines.append("  session_id?: string;")
+    for field in top:
+        both = field.where == "top_or_content"
+        lines += _ts_field(field, required=field.required and not both, note=either if both and field.required else "")
+    if spec.content_types:
+        optional = "null" in spec.content_types
+        types = tuple(t for t in spec.content_types if t != "null") if down else spec.content_types
+        lines.append(f"  content{'?' if optional else ''}: {_ts_type(types, object_type)};")
+    if metadata:
+        needed = any(f.required for f in metadata)
+        lines.append(f"  metadata{'' if needed else '?'}: {name}Metadata;")
+    elif down:
+        lines.append("  metadata?: JsonObject;")
+    lines += ["}", ""]
+    return lines
+
+
+def _ts_union(name: str, doc: str, members: list[str]) -> list[str]:
+    return [_ts_doc(doc), f"export type {name} =", *(f"  | {m}" for m in members[:-1]), f"  | {members[-1]};", ""]
+
+
+def render_typescript() -> str:
+    """``clients/typescript/myagent-events.d.ts``: an interface per event, unions and the error codes."""
+    lines = [_TS_INTRO]
+    codes = [f'"{code}"' for code in ERROR_CODES]
+    lines += _ts_union("ErrorCode", "A code of `metadata.error_code` (`system.error`, `agent.error`).", codes)
+    for title_family, title in _FAMILY_TITLES.items():
+        specs = [spec for spec in CATALOG.values() if spec.family == title_family]
+        if specs:
+            lines += [f"// -- {title.replace('`', '')} " + "-" * max(4, 90 - len(title)), ""]
+        for spec in specs:
+            lines += _ts_event(spec)
+    up = [spec for spec in CATALOG.values() if spec.direction == "up"]
+    down = [spec for spec in CATALOG.values() if spec.direction == "down"]
+    lines += ["// -- unions and maps " + "-" * 72, ""]
+    lines += _ts_union("ServerEvent", "Every server → client frame.", [f"{_ts_name(s.name)}Event" for s in down])
+    lines += _ts_union("ClientEvent", "Every client → server frame.", [f"{_ts_name(s.name)}Event" for s in up])
+    lines += _ts_union(
+        "SequencedEventName",
+        "Events that carry `seq`/`event_id` and are replayed after a resume.",
+        [f'"{s.name}"' for s in down if s.sequenced],
+    )
+    lines += [
+        _ts_doc("Name of a server event."),
+        'export type ServerEventName = ServerEvent["event"];',
+        "",
+        _ts_doc("Name of a client event."),
+        'export type ClientEventName = ClientEvent["event"];',
+        "",
+        _ts_doc('Server events by name: `ServerEventMap["agent.final_answer"]`.'),
+        "export interface ServerEventMap {",
+        *(f'  "{s.name}": {_ts_name(s.name)}Event;' for s in down),
+        "}",
+        "",
+        _ts_doc("Client events by name."),
+        "export interface ClientEventMap {",
+        *(f'  "{s.name}": {_ts_name(s.name)}Event;' for s in up),
+        "}",
+    ]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+OUTPUTS = {
+    "docs/protocol.md": render_markdown,
+    "schema/events.schema.json": render_json_schema,
+    "clients/typescript/myagent-events.d.ts": render_typescript,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,27 +1,24 @@
-"""The Starlette application: WebSocket at ``/`` and ``/ws``, health, readiness and metrics over HTTP."""
+"""The Starlette application: WebSocket at ``/`` and ``/ws``, the web console at ``/ui/``, health, readiness
+and metrics over HTTP."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from myagent._version import __version__
+from myagent.ui import ConsoleFiles
 from myagent.ws.connection import Connection
 from myagent.ws.hub import AgentFactory, Hub
 from myagent.ws.options import ServerOptions
 
 __all__ = ["create_app"]
-
-_INDEX = """<!doctype html><meta charset="utf-8"><title>myagent</title>
-<h1>myagent {version}</h1>
-<p>This is a MyAgent WebSocket server. Connect a WebSocket client to <code>ws://HOST:PORT/</code> (or
-<code>/ws</code>). Health: <a href="/healthz">/healthz</a>, metrics: <a href="/metrics">/metrics</a>.</p>
-"""
 
 
 def create_app(
@@ -50,7 +47,8 @@ def create_app(
         await Connection(websocket, hub).serve()
 
     async def index(request: Request) -> Response:
-        return HTMLResponse(_INDEX.format(version=__version__))
+        # Plain HTTP on "/" (a browser) goes to the console; WebSocket upgrades on "/" never get here.
+        return RedirectResponse(request.url_for("ui", path="/").path, status_code=307)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "version": __version__})
@@ -74,6 +72,7 @@ def create_app(
             WebSocketRoute("/", websocket_endpoint),
             WebSocketRoute("/ws", websocket_endpoint),
             Route("/", index),
+            Mount("/ui", app=GZipMiddleware(ConsoleFiles(), minimum_size=1024), name="ui"),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
