@@ -20,7 +20,8 @@ import pytest
 from myagent.llm.offline import OfflineModel
 from myagent.ws.server import AgentWebSocketServer
 from tests.harness import WAIT, Client, running_server
-from tests.test_plan_solve import THREE, Lab, csv_sql, load_example
+from tests.test_plan_solve import THREE, Lab
+from tests.test_plan_solve_example import csv_sql, load_example
 
 CLOSING = ("agent.final_answer", "agent.error", "agent.interrupted")
 PIPELINE_PREFIXES = ("plan.", "aggregate.", "pipeline.")
