@@ -110,76 +110,59 @@ async def drive_run(
         )
 
 
-def emit_run_event(
-    session: Session,
-    event: AnyRunEvent,
-    texts: dict[str, str],
-    *,
-    started: float,
-    mark: int,
-    tag: dict[str, Any] | None = None,
-) -> None:
-    """Translate one agent event (see the mapping in docs/protocol.md).
+def emit_run_event(session: Session, event: AnyRunEvent, texts: dict[str, str], *, started: float, mark: int) -> None:
+    """Translate one run event (see the mapping in docs/protocol.md).
 
     Plan & Solve milestones are emitted as they are; a sub-agent's activity is translated like
-    any agent's, with ``task_id``/``origin``/``agent`` added to its metadata (``tag``). A
-    sub-agent's own final answer or failure is not the run's: the pipeline reports it.
+    any agent's, with ``task_id``/``origin``/``agent`` added to its metadata. A sub-agent's own
+    final answer or failure is not the run's: the pipeline reports it.
     """
     if isinstance(event, PipelineEvent):
         session.emit(event.name, event.content, metadata=event.metadata or None)
-        return
-    if isinstance(event, SubAgentEvent):
+    elif isinstance(event, SubAgentEvent):
         if not isinstance(event.event, FinalAnswer | RunFailed):
-            sub_tag: dict[str, Any] = {"origin": event.origin, "agent": event.agent}
+            tag: dict[str, Any] = {"origin": event.origin, "agent": event.agent}
             if event.task_id is not None:
-                sub_tag["task_id"] = event.task_id
-            emit_run_event(session, event.event, texts, started=started, mark=mark, tag=sub_tag)
-        return
-    tag = tag or {}
+                tag["task_id"] = event.task_id
+            _emit_activity(session, event.event, texts, tag)
+    elif isinstance(event, FinalAnswer):
+        metadata = {
+            "reason": event.reason,
+            "steps": event.steps,
+            "usage": _usage_dict(session.agent.usage.since(mark)),
+            "duration_ms": round((time.monotonic() - started) * 1000, 1),
+        }
+        session.emit(AgentEvents.FINAL_ANSWER, event.text, metadata=metadata)
+    elif isinstance(event, RunFailed):
+        session.emit(AgentEvents.ERROR, event.message, metadata={"error_code": event.code, "step": event.steps})
+    else:
+        _emit_activity(session, event, texts, {})
+
+
+def _emit_activity(session: Session, event: RunEvent, texts: dict[str, str], tag: dict[str, Any]) -> None:
+    """Thinking, text, tool calls and results, memory messages; ``tag`` is added to the metadata."""
     if isinstance(event, AnswerDelta):
         session.emit(AgentEvents.PARTIAL_ANSWER, event.text, metadata={"step": event.step, **tag})
     elif isinstance(event, StepStarted):
         key = "first_step" if event.step == 1 else "next_step"
         session.emit(AgentEvents.THINKING, texts[key].format(step=event.step), metadata={"step": event.step, **tag})
     elif isinstance(event, ToolCallStarted):
-        session.emit(
-            AgentEvents.TOOL_CALL,
-            texts["tool_call"].format(name=event.name),
-            step_id=event.call_id,
-            metadata={
-                "tool_name": event.name,
-                "call_id": event.call_id,
-                "tool_args": event.arguments,
-                "needs_confirmation": event.needs_confirmation,
-                "step": event.step,
-                **tag,
-            },
-        )
+        metadata = {
+            "tool_name": event.name,
+            "call_id": event.call_id,
+            "tool_args": event.arguments,
+            "needs_confirmation": event.needs_confirmation,
+            "step": event.step,
+            **tag,
+        }
+        text = texts["tool_call"].format(name=event.name)
+        session.emit(AgentEvents.TOOL_CALL, text, step_id=event.call_id, metadata=metadata)
     elif isinstance(event, ToolCallFinished):
-        session.emit(
-            AgentEvents.TOOL_RESULT,
-            str(event.result),
-            step_id=event.call_id,
-            metadata={**_result_metadata(event), **tag},
-        )
-    elif isinstance(event, MessageAdded):
-        if session.options.send_llm_messages:
-            message = event.message.to_dict()
-            session.emit(AgentEvents.LLM_MESSAGE, message, metadata={"role": message["role"], **tag})
-    elif isinstance(event, FinalAnswer):
-        usage = session.agent.usage.since(mark)
-        session.emit(
-            AgentEvents.FINAL_ANSWER,
-            event.text,
-            metadata={
-                "reason": event.reason,
-                "steps": event.steps,
-                "usage": _usage_dict(usage),
-                "duration_ms": round((time.monotonic() - started) * 1000, 1),
-            },
-        )
-    elif isinstance(event, RunFailed):
-        session.emit(AgentEvents.ERROR, event.message, metadata={"error_code": event.code, "step": event.steps})
+        metadata = {**_result_metadata(event), **tag}
+        session.emit(AgentEvents.TOOL_RESULT, str(event.result), step_id=event.call_id, metadata=metadata)
+    elif isinstance(event, MessageAdded) and session.options.send_llm_messages:
+        message = event.message.to_dict()
+        session.emit(AgentEvents.LLM_MESSAGE, message, metadata={"role": message["role"], **tag})
 
 
 def _result_metadata(event: ToolCallFinished) -> dict[str, Any]:
