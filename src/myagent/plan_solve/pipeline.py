@@ -296,7 +296,7 @@ class PlanSolveAgent:
         output = await self._aggregate(context, results)
         context.output = output
         run.emit(AggregateEvents.COMPLETED, {"solver_results": _results(results), "output": output})
-        counts = {status: sum(r.status == status for r in results) for status in ("completed", "failed", "cancelled")}
+        counts = context.status_counts()
         statistics = [{**call, "id": number} for number, call in enumerate(run.statistics, 1)]
         run.emit(PipelineEvents.COMPLETED, {"statistics": statistics, "tasks": len(results), **counts})
         self._finish(run, _final_text(output, results))

@@ -94,6 +94,11 @@ class PlanContext:
     def ordered_results(self) -> list[SolverRunResult]:
         return [self.result_for(task) for task in self.tasks]
 
+    def status_counts(self) -> dict[str, int]:
+        """How many tasks ended ``completed``, ``failed`` and ``cancelled``."""
+        results = self.ordered_results()
+        return {status: sum(r.status == status for r in results) for status in ("completed", "failed", "cancelled")}
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form, stored in the signed session state."""
         return {

@@ -69,9 +69,7 @@ async def _direct_run(session: Session, agent: PlanSolveAgent, frame: InboundFra
         yield event
     sink = session.sink
     if isinstance(sink, Connection) and agent.context is not None:
-        results = agent.context.ordered_results()
-        counts = {status: sum(r.status == status for r in results) for status in ("completed", "failed", "cancelled")}
-        _acknowledge(sink, session, "solve_tasks_done", True, **counts)
+        _acknowledge(sink, session, "solve_tasks_done", True, **agent.context.status_counts())
 
 
 async def cancel_task(connection: Connection, frame: InboundFrame) -> None:
