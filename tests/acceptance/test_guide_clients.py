@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import pytest
 import websockets
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.acceptance.guide import (
     GUIDE_URL,
@@ -45,18 +45,6 @@ CLIENT_DEADLINE = 30.0  # seconds for a guide client to show connection, session
 BROWSER_WAIT_MS = 15_000  # Playwright's bound for one expected change of the page
 JS_DIR = REPO / "tests" / "js"
 NPM_CI = "npm ci --prefix tests/js"
-CHROMIUM = Path(os.environ.get("MYAGENT_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-proxy-server",
-]
 SCREENSHOT = REPO / "docs" / "images" / "guide-html-client.png"
 
 # The console lines the guide promises ("期望的输出"), as printed by both command-line clients.
@@ -213,23 +201,6 @@ def page_url(tmp_path: Path) -> Iterator[str]:
         httpd.shutdown()
         httpd.server_close()
         thread.join()
-
-
-@pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.is_file():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium (the Makefile does)")
-    return CHROMIUM
-
-
-@pytest.fixture
-async def browser(chromium: Path) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @contextlib.asynccontextmanager

@@ -24,8 +24,6 @@ from tests.acceptance.guide import (
 from tests.acceptance.test_guide_clients import (  # the guide page's browser fixtures and helpers
     BROWSER_WAIT_MS,
     ask_in_page,
-    browser,  # noqa: F401  (a fixture)
-    chromium,  # noqa: F401  (a fixture, used by ``browser``)
     guide_page,
     page_url,  # noqa: F401  (a fixture)
 )
@@ -82,7 +80,7 @@ async def export_to_local_storage(page: Page) -> dict[str, Any]:
 
 @pytest.mark.browser
 async def test_state_snippets_from_guide_survive_a_server_restart(
-    browser: Browser,  # noqa: F811  (the fixture imported above)
+    browser: Browser,
     page_url: str,  # noqa: F811  (the fixture imported above)
     tmp_path: Path,
 ) -> None:
