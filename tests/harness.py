@@ -10,7 +10,10 @@ from typing import Any
 
 import websockets
 
+from myagent.ws.event_log import InMemoryEventLog, SessionLog
 from myagent.ws.server import AgentWebSocketServer
+from myagent.ws.service import Attachment
+from myagent.ws.session import Session
 
 WAIT = 15.0  # generous upper bound for a frame to arrive; never an assertion about speed
 
@@ -94,3 +97,65 @@ def events_of(frames: list[dict[str, Any]]) -> list[str]:
 
 def answer_text(frames: list[dict[str, Any]]) -> str:
     return "".join(f["content"] for f in frames if f["event"] == "agent.partial_answer")
+
+
+class SessionView:
+    """What a test may read of a session inside a server: its event log, attachment and live agent."""
+
+    def __init__(self, server: AgentWebSocketServer, session_id: str) -> None:
+        self.server = server
+        self.id = session_id
+
+    @property
+    def live(self) -> Session | None:
+        return self.server.service.host.get(self.id)
+
+    @property
+    def log(self) -> SessionLog:
+        events = self.server.service.events
+        assert isinstance(events, InMemoryEventLog)
+        return events.log(self.id)
+
+    @property
+    def sink(self) -> Attachment | None:
+        """The connection the session is attached to, if any."""
+        return self.server.service.attachments.get(self.id)
+
+    @property
+    def closed(self) -> bool:
+        live = self.live
+        return live is None or live.closed
+
+    @property
+    def expiry(self) -> float | None:
+        """The deadline of a detached session (``None`` while attached)."""
+        return self.server.service.sweeper.deadline(self.id)
+
+    @property
+    def busy(self) -> bool:
+        live = self.live
+        return live is not None and live.busy
+
+    @property
+    def agent(self) -> Any:
+        live = self.live
+        assert live is not None, f"session {self.id} is not live"
+        return live.agent
+
+    @property
+    def confirmations(self) -> Any:
+        live = self.live
+        assert live is not None, f"session {self.id} is not live"
+        return live.confirmations
+
+    @property
+    def run_task(self) -> asyncio.Task[None] | None:
+        live = self.live
+        return None if live is None else live.run_task
+
+
+def find_session(server: AgentWebSocketServer, session_id: str | None) -> SessionView | None:
+    """The session if the server still runs it."""
+    if session_id is None or server.service.host.get(session_id) is None:
+        return None
+    return SessionView(server, session_id)

@@ -36,7 +36,7 @@ from myagent.plan_solve import (
 from myagent.protocol.names import AgentEvents, SystemEvents
 from myagent.tool import BaseTool, ToolResult
 from myagent.ws.server import AgentWebSocketServer
-from tests.harness import WAIT, running_server
+from tests.harness import WAIT, find_session, running_server
 
 ANSWER = "".join(f"[{i:02d}] lorem ipsum dolor sit amet; " for i in range(12))
 
@@ -277,7 +277,7 @@ async def test_resume_after_a_forced_disconnect_delivers_every_event_exactly_onc
 
         assert client.reconnects == 1 and session.session_id == sid
         delivered = [e for e in seen if e.event_id is not None]
-        log = server.hub.find(sid).log  # type: ignore[union-attr]
+        log = find_session(server, sid).log  # type: ignore[union-attr]
         assert [e.event_id for e in delivered] == [f"{sid}:{n}" for n in range(1, log.last_seq + 1)]
         retained = [entry.frame for entry in log]  # what is not acknowledged yet, if anything
         assert [(e.seq, e.event_id, e.name, e.content) for e in delivered[len(delivered) - len(retained) :]] == [
@@ -295,7 +295,7 @@ async def test_events_replayed_twice_are_delivered_once():
         assert await session.ask("hi") == "hello there"
         last = session.last_seq
         # Frames are handled in order: the first ACK (sent before the message) is applied by now.
-        acked = server.hub.find(session.session_id).log.acked_seq  # type: ignore[union-attr]
+        acked = find_session(server, session.session_id).log.acked_seq  # type: ignore[union-attr]
         # Ask the server to replay everything it still has on this very connection.
         ws = client.websocket
         assert ws is not None
@@ -315,7 +315,7 @@ async def test_acks_advance_the_servers_acknowledged_position():
     async with running_server(factory) as server, client_for(server.url) as client:
         session = await client.create_session()
         await session.ask("first")
-        log = server.hub.find(session.session_id).log  # type: ignore[union-attr]
+        log = find_session(server, session.session_id).log  # type: ignore[union-attr]
         await until(lambda: log.acked_seq == log.last_seq)
         first = log.acked_seq
         await session.ask("second")
@@ -344,7 +344,7 @@ async def test_replay_gap_is_surfaced_not_hidden():
             async for _ in stream:  # what arrived before the drop, then the error
                 pass
         factory.last.release()
-        await until(lambda: not server.hub.find(sid).busy)  # type: ignore[union-attr]
+        await until(lambda: not find_session(server, sid).busy)  # type: ignore[union-attr]
 
         async with client_for(server.url) as second:
             resumed = await second.resume_session(sid, token, last_seq=thinking.seq or 0)
@@ -487,7 +487,7 @@ def solver_events(events: list[Event]) -> list[tuple[str, Any]]:
 
 async def idle(server: AgentWebSocketServer, session_id: str) -> None:
     """Direct-mode runs end without a closing event, so the server's own state says when they are over."""
-    await until(lambda: not server.hub.find(session_id).busy)  # type: ignore[union-attr]
+    await until(lambda: not find_session(server, session_id).busy)  # type: ignore[union-attr]
 
 
 async def test_solve_tasks_streams_the_solvers_and_ends_when_every_task_finished():

@@ -1,4 +1,4 @@
-"""``InMemoryEventLog``: gapless seq, stable ids, lossless delta coalescing, ACK, retention, replay window."""
+"""``SessionLog``: gapless seq, stable ids, lossless delta coalescing, ACK, retention, replay window, subscriptions."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from myagent.ws.event_log import InMemoryEventLog, LogEntry, parse_event_id
+from myagent.protocol.rules import parse_event_id
+from myagent.ws.event_log import LogEntry, SessionLog
 
 SID = "sess-1"
 
@@ -22,11 +23,11 @@ def other(name: str = "agent.tool_call", content: str = "x", **metadata: Any) ->
     return {"event": name, "content": content, "metadata": metadata or {"step": 1}}
 
 
-def entries(log: InMemoryEventLog) -> list[LogEntry]:
+def entries(log: SessionLog) -> list[LogEntry]:
     return list(log)
 
 
-def assert_bytes_consistent(log: InMemoryEventLog) -> None:
+def assert_bytes_consistent(log: SessionLog) -> None:
     """Every retained entry but the tail is sealed and counted exactly once."""
     kept = entries(log)
     assert all(entry.sealed for entry in kept[:-1])
@@ -37,7 +38,7 @@ def assert_bytes_consistent(log: InMemoryEventLog) -> None:
 
 
 def test_seq_is_gapless_from_one_and_event_id_is_session_and_seq():
-    log = InMemoryEventLog(SID)
+    log = SessionLog(SID)
     made = [log.append(other(content=str(i))) for i in range(5)]
     assert [e.seq for e in made if e] == [1, 2, 3, 4, 5]
     for entry in made:
@@ -50,7 +51,7 @@ def test_seq_is_gapless_from_one_and_event_id_is_session_and_seq():
 
 
 def test_sealed_data_is_the_frame_with_its_seq_and_is_stable():
-    log = InMemoryEventLog(SID)
+    log = SessionLog(SID)
     entry = log.append(other(content="hello"))
     assert entry is not None and not entry.sealed
     data = entry.seal()
@@ -63,7 +64,7 @@ def test_sealed_data_is_the_frame_with_its_seq_and_is_stable():
 
 
 def test_consecutive_deltas_with_equal_metadata_merge_into_the_unsealed_tail():
-    log = InMemoryEventLog(SID)
+    log = SessionLog(SID)
     first = log.append(delta("Hel"))
     assert first is not None
     assert log.append(delta("lo, ")) is None
@@ -74,7 +75,7 @@ def test_consecutive_deltas_with_equal_metadata_merge_into_the_unsealed_tail():
 
 
 def test_no_merge_after_the_tail_was_sealed():
-    log = InMemoryEventLog(SID)
+    log = SessionLog(SID)
     first = log.append(delta("ab"))
     assert first is not None
     sent = first.seal()  # the writer took it
@@ -94,7 +95,7 @@ def test_no_merge_after_the_tail_was_sealed():
     ids=["step", "task_id", "extra-key"],
 )
 def test_no_merge_across_different_metadata(a, b):
-    log = InMemoryEventLog(SID)
+    log = SessionLog(SID)
     assert log.append(a) is not None
     entry = log.append(b)
     assert entry is not None and entry.seq == 2
@@ -102,7 +103,7 @@ def test_no_merge_across_different_metadata(a, b):
 
 
 def test_no_merge_across_other_events():
-    log = InMemoryEventLog(SID)
+    log = SessionLog(SID)
     log.append(delta("a"))
     log.append(other("agent.tool_call"))
     entry = log.append(delta("b"))
@@ -122,7 +123,7 @@ def test_no_merge_across_other_events():
 @pytest.mark.parametrize("seed", range(40))
 def test_coalescing_is_lossless_under_random_deltas_events_and_seals(seed):
     rng = random.Random(seed)
-    log = InMemoryEventLog(SID, max_events=10_000, max_bytes=1 << 30)
+    log = SessionLog(SID, max_events=10_000, max_bytes=1 << 30)
     made: list[LogEntry] = []
     expected: dict[int, list[str]] = {}  # seq -> texts that must end up in that entry, in order
     all_deltas: list[str] = []
@@ -169,7 +170,7 @@ def test_coalescing_is_lossless_under_random_deltas_events_and_seals(seed):
 
 
 def test_ack_drops_entries_up_to_seq_and_rejects_unknown_positions():
-    log = InMemoryEventLog(SID)
+    log = SessionLog(SID)
     for i in range(5):
         log.append(other(content=str(i)))
     assert log.ack(2)
@@ -189,7 +190,7 @@ def test_ack_drops_entries_up_to_seq_and_rejects_unknown_positions():
 
 
 def test_acked_unsealed_tail_is_not_grown_by_later_deltas():
-    log = InMemoryEventLog(SID)
+    log = SessionLog(SID)
     first = log.append(delta("a"))
     assert first is not None
     assert log.ack(1)
@@ -202,7 +203,7 @@ def test_acked_unsealed_tail_is_not_grown_by_later_deltas():
 
 
 def test_retention_by_count_drops_oldest_and_after_reports_the_missing_range():
-    log = InMemoryEventLog(SID, max_events=3)
+    log = SessionLog(SID, max_events=3)
     for i in range(7):
         log.append(other(content=str(i)))
     assert [e.seq for e in log] == [5, 6, 7]
@@ -217,7 +218,7 @@ def test_retention_by_count_drops_oldest_and_after_reports_the_missing_range():
 
 
 def test_retention_by_bytes_drops_oldest_and_after_reports_the_missing_range():
-    log = InMemoryEventLog(SID, max_events=1000, max_bytes=600)
+    log = SessionLog(SID, max_events=1000, max_bytes=600)
     sizes = []
     for i in range(20):
         entry = log.append(other(content=f"{i:03d}" + "x" * 100))
@@ -237,7 +238,7 @@ def test_retention_by_bytes_drops_oldest_and_after_reports_the_missing_range():
 
 
 def test_retention_never_drops_the_only_entry_even_if_it_is_large():
-    log = InMemoryEventLog(SID, max_events=10, max_bytes=10)
+    log = SessionLog(SID, max_events=10, max_bytes=10)
     log.append(other(content="y" * 500))
     entry = log.append(other(content="z" * 500))
     assert entry is not None
@@ -247,7 +248,7 @@ def test_retention_never_drops_the_only_entry_even_if_it_is_large():
 
 
 def test_after_position_beyond_the_log_is_empty():
-    log = InMemoryEventLog(SID)
+    log = SessionLog(SID)
     assert log.after(0).entries == [] and log.after(0).missing is None
     log.append(other())
     assert log.after(1).entries == [] and log.after(1).missing is None
@@ -275,3 +276,41 @@ def test_after_position_beyond_the_log_is_empty():
 )
 def test_parse_event_id(event_id, expected):
     assert parse_event_id(event_id) == expected
+
+
+# -- subscriptions ----------------------------------------------------------------------------
+
+
+def test_a_subscription_holds_live_events_until_started_so_the_replay_comes_first():
+    log = SessionLog(SID)
+    log.append(other(content="a"))
+    log.append(other(content="b"))
+    got: list[int] = []
+    subscription = log.subscribe(1, lambda entry: got.append(entry.seq))
+    assert [e.seq for e in subscription.window.entries] == [2] and subscription.window.last_seq == 2
+    log.append(other(content="c"))  # appended while the consumer is still sending its replay
+    assert got == []
+    got.extend(e.seq for e in subscription.window.entries)
+    subscription.start()
+    log.append(other(content="d"))
+    assert got == [2, 3, 4]
+
+
+def test_an_unsubscribed_consumer_gets_nothing_more():
+    log = SessionLog(SID)
+    got: list[int] = []
+    subscription = log.subscribe(0, lambda entry: got.append(entry.seq))
+    subscription.start()
+    log.append(other())
+    log.unsubscribe(subscription)
+    log.append(other())
+    assert got == [1] and not log.subscriptions
+
+
+def test_subscribing_without_a_position_starts_after_the_last_ack():
+    log = SessionLog(SID)
+    for i in range(4):
+        log.append(other(content=str(i)))
+    log.ack(3)
+    subscription = log.subscribe(None, lambda entry: None)
+    assert [e.seq for e in subscription.window.entries] == [4] and subscription.window.missing is None

@@ -19,7 +19,7 @@ import pytest
 
 from myagent.llm.offline import OfflineModel
 from myagent.ws.server import AgentWebSocketServer
-from tests.harness import WAIT, Client, running_server
+from tests.harness import WAIT, Client, find_session, running_server
 from tests.test_plan_solve import THREE, Lab
 from tests.test_plan_solve_example import csv_sql, load_example
 
@@ -89,7 +89,7 @@ class Watch:
 
     async def run_over(self) -> None:
         """The session's run task has ended (its every frame was sent before that)."""
-        session = self.server.hub.find(self.sid)
+        session = find_session(self.server, self.sid)
         assert session is not None
         if session.run_task is not None:
             await asyncio.wait_for(asyncio.gather(session.run_task, return_exceptions=True), WAIT)
@@ -166,8 +166,10 @@ async def test_direct_mode_over_the_websocket_sends_solver_events_only() -> None
         await ws.wait("solver.completed", "b")
         error = await ws.idle_marker()
         assert error["metadata"]["error_code"] == "NO_ACTIVE_RUN"
-        assert sorted(ws.pipeline()) == sorted(["solver.start", "solver.completed"] * 2)
-        assert not [e for e in ws.events() if e.startswith(PIPELINE_PREFIXES) or e in CLOSING]
+        assert sorted(ws.pipeline()) == sorted(["solver.start", "solver.completed"] * 2 + ["pipeline.tasks_completed"])
+        assert ws.pipeline()[-1] == "pipeline.tasks_completed"  # the one closing event of a direct run
+        assert not [e for e in ws.events() if e.startswith(PIPELINE_PREFIXES) and e != "pipeline.tasks_completed"]
+        assert not [e for e in ws.events() if e in CLOSING]
         assert lab.questions == []
         # after a direct run, restarting a task re-runs it, still without aggregation
         ws.mark()
@@ -175,7 +177,7 @@ async def test_direct_mode_over_the_websocket_sends_solver_events_only() -> None
         assert (await ws.notice("restart_task"))["metadata"]["ok"] is True
         await ws.wait("solver.completed", "b")
         await ws.idle_marker()
-        assert ws.pipeline() == ["solver.restarted", "solver.start", "solver.completed"]
+        assert ws.pipeline() == ["solver.restarted", "solver.start", "solver.completed", "pipeline.tasks_completed"]
         assert lab.runs == {"1": 1, "b": 2}
 
 
@@ -375,7 +377,7 @@ async def test_user_cancel_in_every_phase_and_the_session_goes_on(phase: str, co
         assert interrupted["event"] == "agent.interrupted"
         await ws.run_over()
         assert lab.active == 0 and ws.find("agent.final_answer") is None
-        session = ws.server.hub.find(ws.sid)
+        session = find_session(ws.server, ws.sid)
         assert session is not None and not session.confirmations.pending
         lab.release_all()
         ws.mark()
@@ -702,7 +704,8 @@ async def test_the_example_reports_cancelled_sections_and_answers_a_generic_dire
             total = csv_sql("SELECT SUM(revenue) FROM sales")[0][0]
             assert f"总销售额：¥{total:,}" in output["markdown"] and output["charts"][0]["option"]["series"]
             await ws.idle_marker()
-            assert not [e for e in ws.events() if e.startswith(PIPELINE_PREFIXES) or e in CLOSING]
+            direct_end = [e for e in ws.events() if e.startswith(PIPELINE_PREFIXES) or e in CLOSING]
+            assert direct_end == ["pipeline.tasks_completed"]  # no plan, no aggregation
             # the SQL tool refuses writes on the wire too (a client's direct call goes the same way)
             sql = example.RunSql(example.DATABASE)
             for query in ("DELETE FROM sales", "SELECT 1; DROP TABLE sales", "PRAGMA table_info(sales)"):

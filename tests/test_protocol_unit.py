@@ -72,7 +72,7 @@ def test_connection_level_events_are_not_sequenced_and_session_events_are() -> N
 
 
 def test_unavailable_events_are_exactly_the_ones_without_a_server_handler() -> None:
-    from myagent.ws.handlers import HANDLERS
+    from myagent.ws.commands import HANDLERS
 
     for name, spec in CATALOG.items():
         if spec.direction == "up":

@@ -16,6 +16,7 @@ from myagent.tool import BaseTool, ToolResult
 from myagent.ws.options import ServerOptions
 from myagent.ws.session import Session
 from myagent.ws.state_manager import STATE_VERSION, StateManager, canonical_json
+from myagent.ws.translate import Outgoing
 
 
 class Lookup(BaseTool):
@@ -26,11 +27,16 @@ class Lookup(BaseTool):
         return ToolResult(output=f"result for {query}")
 
 
+async def nowhere(session_id: str, out: Outgoing) -> int:
+    """These sessions never emit: only their snapshot is taken."""
+    raise AssertionError(f"unexpected event {out.event}")
+
+
 def make_session(messages: list[Message] | None = None) -> Session:
     agent = create_toolcall_agent(tools=[Lookup()], name="tester", llm=ScriptedModel([]))
     agent.memory.extend(messages or [])
     agent.current_step = 2
-    return Session(agent, ServerOptions())
+    return Session("sess-test", agent, ServerOptions(), nowhere)
 
 
 def conversation(turns: int = 2) -> list[Message]:
@@ -235,7 +241,7 @@ def test_a_huge_plan_context_is_shortened_so_the_state_stays_acceptable() -> Non
         {"question": "q", "tasks": [{"id": 1}, {"id": 2}], "results": [{"task_id": 1, "output": "x" * 300_000}]}
     )
     manager = StateManager("k1")
-    session = Session(agent, ServerOptions())
+    session = Session("sess-test", agent, ServerOptions(), nowhere)
     state = manager.check(manager.sign_state(manager.create_state_snapshot(session)))
     assert state["trimmed"]["plan_outputs"] == 1
     assert state["plan_context"]["results"][0]["output"].endswith("…[truncated in saved state]")

@@ -18,8 +18,7 @@ from myagent.llm import ScriptedModel, ScriptedReply, call
 from myagent.tool import BaseTool, ToolResult
 from myagent.ws.outbound import OutboundChannel
 from myagent.ws.server import AgentWebSocketServer
-from myagent.ws.session import Session
-from tests.harness import WAIT, Client, running_server
+from tests.harness import WAIT, Client, SessionView, find_session, running_server
 
 # -- helpers ------------------------------------------------------------------------------------
 
@@ -57,9 +56,9 @@ async def until(condition: Callable[[], bool]) -> None:
             await asyncio.sleep(0.02)
 
 
-def session_of(server: AgentWebSocketServer, session_id: str | None) -> Session:
+def session_of(server: AgentWebSocketServer, session_id: str | None) -> SessionView:
     assert session_id is not None
-    session = server.hub.find(session_id)
+    session = find_session(server, session_id)
     assert session is not None
     return session
 
@@ -79,7 +78,7 @@ def flood_agents() -> Agents:
     return Agents(lambda: [[call("bulky", {"n": i}) for i in range(FLOOD_CALLS)], "finished"], Bulky)
 
 
-async def flood_a_slow_reader(server: AgentWebSocketServer) -> tuple[Client, Session, str]:
+async def flood_a_slow_reader(server: AgentWebSocketServer) -> tuple[Client, SessionView, str]:
     """A client that starts a large run and stops reading; returns once the server dropped it."""
     # A small receive window keeps the amount of data the kernel buffers for the client modest.
     sock = socket.socket()
@@ -91,7 +90,7 @@ async def flood_a_slow_reader(server: AgentWebSocketServer) -> tuple[Client, Ses
     await slow.create_session()
     assert slow.session_id is not None and slow.resume_token is not None
     await slow.send("user.message", session_id=slow.session_id, content="flood")  # ... and stop reading
-    await until(lambda: server.hub.metrics.slow_consumer_disconnects_total >= 1)
+    await until(lambda: server.service.metrics.slow_consumer_disconnects_total >= 1)
     session = session_of(server, slow.session_id)
     await until(lambda: session.sink is None)
     return slow, session, slow.resume_token
@@ -110,13 +109,13 @@ async def test_slow_consumer_is_disconnected_and_its_session_stays_alive():
     async with running_server(flood_agents(), **SLOW_OPTIONS) as server:
         slow, session, _ = await flood_a_slow_reader(server)
         assert not session.closed and session.expiry is not None  # detached, inside its grace period
-        assert server.hub.find(session.id) is session
+        assert find_session(server, session.id) is not None
         run = session.run_task
         assert run is not None
         done, _ = await asyncio.wait({run}, timeout=WAIT)
         assert done, "the run goes on without a reader"
-        assert server.hub.metrics.slow_consumer_disconnects_total == 1
-        assert not server.hub.connections
+        assert server.service.metrics.slow_consumer_disconnects_total == 1
+        assert not server.gateway.connections
 
         # What reached the slow client before the cut is a gapless prefix of the session's events ...
         await drain(slow)
@@ -179,7 +178,7 @@ async def test_slow_consumer_session_resumes_with_the_rest_on_a_new_connection()
         assert [f["seq"] for f in rest] == list(range(had + 1, session.log.last_seq + 1))
         assert rest[-1]["content"] == "finished"
         assert not any(f["event"] == "system.error" for f in resumed.frames)
-        assert server.hub.metrics.slow_consumer_disconnects_total == 1
+        assert server.service.metrics.slow_consumer_disconnects_total == 1
         await resumed.close()
 
 
@@ -206,7 +205,8 @@ async def _batch(server: AgentWebSocketServer, count: int) -> None:
             await client.expect("agent.session_created")
         client.frames.clear()
         client.ws.transport.abort()  # vanish; the sessions expire after the (tiny) grace period
-    await until(lambda: len(server.hub.store) == 0 and not server.hub.tasks and not server.hub.connections)
+    service = server.service
+    await until(lambda: service.live_sessions == 0 and not service.tasks and not server.gateway.connections)
 
 
 def fresh_agent() -> ToolCallAgent:
@@ -219,7 +219,7 @@ async def test_sessions_closed_or_expired_leave_nothing_behind():
         baseline = len(asyncio.all_tasks())
         await _batch(server, 1000)  # warm-up: caches, lazily created objects
         await until(lambda: len(asyncio.all_tasks()) <= baseline)
-        assert len(server.hub.store) == 0 and not server.hub.tasks
+        assert server.service.live_sessions == 0 and not server.service.tasks
 
         gc.collect()
         tracemalloc.start()
@@ -235,11 +235,11 @@ async def test_sessions_closed_or_expired_leave_nothing_behind():
             last = tracemalloc.get_traced_memory()[0]
         finally:
             tracemalloc.stop()
-        assert len(server.hub.store) == 0
-        assert not server.hub.tasks
-        assert not server.hub.connections
+        assert server.service.live_sessions == 0
+        assert not server.service.tasks
+        assert not server.gateway.connections
         assert len(asyncio.all_tasks()) == baseline
-        assert server.hub.metrics.sessions_total == 3000
+        assert server.service.metrics.sessions_total == 3000
         growth_1, growth_2 = middle - first, last - middle
         # A leak of even a few hundred bytes per session would show as ~1 MB per batch.
         assert growth_2 < 200_000, f"memory grew by {growth_2} bytes over 1000 sessions (batch 1: {growth_1})"
@@ -272,7 +272,7 @@ async def test_shutdown_mid_run_interrupts_then_closes_with_1001():
         await client.send("user.message", session_id=client.session_id, content="go")
         await asyncio.wait_for(factory.last.holding.wait(), WAIT)
         await server.shutdown()  # returns once the server has stopped
-        assert len(server.hub.store) == 0 and not server.hub.connections
+        assert server.service.live_sessions == 0 and not server.gateway.connections
         assert server.get_status()["running"] is False
         interrupted = await client.expect("agent.interrupted")
         assert interrupted["metadata"]["reason"]
@@ -343,7 +343,7 @@ async def test_readyz_is_503_while_shutting_down():
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", trust_env=False) as http,
     ):
         assert (await http.get("/readyz")).status_code == 200
-        server.hub.shutting_down = True  # what shutdown sets first
+        server.service.shutting_down = True  # what shutdown sets first
         response = await http.get("/readyz")
         assert response.status_code == 503 and response.json()["ready"] is False
-        server.hub.shutting_down = False
+        server.service.shutting_down = False

@@ -1,30 +1,25 @@
-"""Notices that tell a client something ended: a direct-mode run, a withdrawn confirmation."""
+"""Events that tell a client something ended: a direct-mode run, a withdrawn confirmation."""
 
 from __future__ import annotations
 
 from myagent import create_toolcall_agent
 from myagent.llm.testing import ScriptedModel, call
 from myagent.tool import BaseTool, ToolResult
-from tests.harness import Client, running_server
+from tests.harness import Client, find_session, running_server
 from tests.test_plan_solve import Lab
 from tests.test_plan_solve_ws import serve
 
 
-async def test_a_direct_run_ends_with_a_done_notice_counting_the_outcomes() -> None:
+async def test_a_direct_run_ends_with_a_sequenced_closing_event_counting_the_outcomes() -> None:
     lab = Lab()
     async with serve(lab) as ws:
         await ws.send("user.solve_tasks", content={"tasks": [{"id": 1}, {"id": 2}]})
-        done = await ws.notice("solve_tasks_done")
-        assert done["metadata"] == {
-            "action": "solve_tasks_done",
-            "ok": True,
-            "completed": 2,
-            "failed": 0,
-            "cancelled": 0,
-        }
-        assert "seq" not in done
+        done = await ws.wait("pipeline.tasks_completed")
+        assert done["content"] == {"total": 2, "completed": 2, "failed": 0, "cancelled": 0}
+        assert done["metadata"] == {"completed": 2, "failed": 0, "cancelled": 0}
+        assert done["seq"] and done["event_id"] == f"{ws.sid}:{done['seq']}"  # replayable like any closing event
         finished = [f["event"] for f in ws.frames() if f["event"] == "solver.completed"]
-        assert len(finished) == 2  # every solver event came before the notice
+        assert len(finished) == 2  # every solver event came before it
 
 
 async def test_invalid_direct_tasks_are_refused_before_any_run_starts() -> None:
@@ -35,7 +30,7 @@ async def test_invalid_direct_tasks_are_refused_before_any_run_starts() -> None:
         assert notice["metadata"]["ok"] is False and "id" in notice["metadata"]["error"]
         error = await ws.wait("plan.coercion_error")
         assert "id" in error["content"]["error"]
-        session = ws.server.hub.find(ws.sid)
+        session = find_session(ws.server, ws.sid)
         assert session is not None and not session.busy
         assert not [e for e in ws.events() if e.startswith("solver.")]
 
@@ -58,12 +53,9 @@ async def test_cancelling_a_run_withdraws_its_open_confirmation() -> None:
         request = await client.expect("agent.user_confirm")
         await client.send("user.cancel", session_id=client.session_id)
         frames = await client.collect_until("agent.interrupted")
-        withdrawn = [
-            f
-            for f in client.frames
-            if f["event"] == "system.notice" and f["metadata"]["action"] == "confirmation_withdrawn"
-        ]
+        withdrawn = [f for f in client.frames if f["event"] == "agent.confirmation_withdrawn"]
         assert [f["metadata"]["step_id"] for f in withdrawn] == [request["step_id"]]
+        assert withdrawn[0]["seq"] < frames[-1]["seq"]  # sequenced: a resuming client gets it too
         assert frames[-1]["event"] == "agent.interrupted"
         await client.close()
 

@@ -13,8 +13,7 @@ from myagent.agent import ToolCallAgent
 from myagent.llm import ScriptedModel, ScriptedReply, call
 from myagent.tool import BaseTool, ToolResult
 from myagent.ws.server import AgentWebSocketServer
-from myagent.ws.session import Session
-from tests.harness import WAIT, Client, answer_text, running_server
+from tests.harness import WAIT, Client, SessionView, answer_text, find_session, running_server
 
 ANSWER = "".join(f"[{i:02d}] lorem ipsum dolor sit amet; " for i in range(12))
 CLOSING = ("agent.final_answer", "agent.error", "agent.interrupted")
@@ -69,9 +68,9 @@ def sequenced(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [f for f in frames if "seq" in f]
 
 
-def session_of(server: AgentWebSocketServer, session_id: str | None) -> Session:
+def session_of(server: AgentWebSocketServer, session_id: str | None) -> SessionView:
     assert session_id is not None
-    session = server.hub.find(session_id)
+    session = find_session(server, session_id)
     assert session is not None, f"session {session_id} is gone"
     return session
 
@@ -81,7 +80,7 @@ def server_log(server: AgentWebSocketServer, session_id: str | None) -> list[dic
     return [entry.frame for entry in session_of(server, session_id).log]
 
 
-async def run_finished(session: Session) -> None:
+async def run_finished(session: SessionView) -> None:
     """Wait (bounded) until the session's run task is over, without cancelling it."""
     task = session.run_task
     assert task is not None
@@ -209,7 +208,7 @@ async def test_resume_after_random_drop_points_loses_and_duplicates_nothing():
             await resumed.send("user.close_session", session_id=sid)
             await resumed.expect("agent.session_end")
             await resumed.close()
-        assert len(server.hub.store) == 0
+        assert server.service.live_sessions == 0
 
 
 # -- (3) reconnect without a position replays everything after the last ACK ------------------------
@@ -369,7 +368,7 @@ async def test_replay_gap_reports_the_exact_missing_range_then_the_retained_even
         replayed = sequenced(resumed.frames)
         assert [(f["seq"], f["event_id"]) for f in replayed] == [(f["seq"], f["event_id"]) for f in retained]
         assert replayed[-1]["event"] == "agent.final_answer"
-        assert server.hub.metrics.replay_gaps_total == 1
+        assert server.service.metrics.replay_gaps_total == 1
         await resumed.close()
 
 
@@ -520,12 +519,12 @@ async def test_session_expires_after_the_grace_period():
         await client.send("user.message", session_id=sid, content="go")
         await asyncio.wait_for(factory.last.holding.wait(), WAIT)
         session = session_of(server, sid)
-        run = session.run_task
+        run, log = session.run_task, session.log
         await drop(client)
-        await until(lambda: server.hub.find(sid) is None)
+        await until(lambda: find_session(server, sid) is None)
         assert session.closed
         assert run is not None and run.done()
-        assert [e.frame["event"] for e in session.log][-2:] == ["agent.interrupted", "agent.session_end"]
+        assert [e.frame["event"] for e in log][-2:] == ["agent.interrupted", "agent.session_end"]
 
         late = await reconnect(server, sid, token, last_seq=1)
         error = await late.expect("system.error")

@@ -26,9 +26,8 @@ from myagent.llm.testing import Script, ScriptedModel, call
 from myagent.protocol.errors import ErrorCodes
 from myagent.tool import BaseTool, ToolResult
 from myagent.ws.server import AgentWebSocketServer
-from myagent.ws.session import Session
 from myagent.ws.state_manager import StateManager, canonical_json
-from tests.harness import WAIT, Client
+from tests.harness import WAIT, Client, SessionView, find_session
 
 KEY = "test-secret"  # the key tests.harness.running_server uses
 CLOSING = ("agent.final_answer", "agent.error", "agent.interrupted")
@@ -179,9 +178,9 @@ def assert_refused(frame: dict[str, Any], code: str) -> None:
     assert "seq" not in frame
 
 
-def session_of(server: AgentWebSocketServer, session_id: str | None) -> Session:
+def session_of(server: AgentWebSocketServer, session_id: str | None) -> SessionView:
     assert session_id is not None
-    session = server.hub.find(session_id)
+    session = find_session(server, session_id)
     assert session is not None, f"session {session_id} is gone"
     return session
 
@@ -211,7 +210,7 @@ async def disconnect(server: AgentWebSocketServer, client: Client) -> None:
     The server detaches a connection's sessions when its serving task ends; that task is awaited
     (bounded) instead of polling, so the next step never races the detachment.
     """
-    (connection,) = [c for c in server.hub.connections if client.session_id in c.sessions]
+    (connection,) = [c for c in server.gateway.connections if client.session_id in c.sessions]
     serving = connection._reader
     assert isinstance(serving, asyncio.Task)
     await client.close()
@@ -357,7 +356,7 @@ async def test_live_original_is_refused_while_attached_and_reattached_once_detac
         frames = await owner.ask("three")
         assert frames[-1]["content"] == "third answer"
         assert [f["event"] for f in owner.frames[owner_frames:] if f["event"].startswith("system.")] == []
-        assert session.sink is not None and original_id in [s for c in server.hub.connections for s in c.sessions]
+        assert session.sink is not None and original_id in [s for c in server.gateway.connections for s in c.sessions]
 
         # Detached (the owner went away): the same session is re-attached with the missed events.
         expected = [entry.frame for entry in session.log if entry.seq > position["seq"]]
@@ -368,7 +367,7 @@ async def test_live_original_is_refused_while_attached_and_reattached_once_detac
         assert restored["session_id"] == original_id
         meta = restored["metadata"]
         assert meta["reattached"] is True and meta["original_session_id"] == original_id
-        assert meta["resume_token"] == owner.resume_token
+        assert meta["resume_token"] != owner.resume_token  # a restore hands out a new token...
         assert meta["message_count"] == 6 and meta["restored_step"] == 1
 
         received = [f for f in other.frames if f.get("session_id") == original_id and "seq" in f]
@@ -385,6 +384,12 @@ async def test_live_original_is_refused_while_attached_and_reattached_once_detac
         assert (await other.ask("four"))[-1]["content"] == "fourth answer"
         assert len(agents.models) == 1  # no new agent was built
         assert conversation(agents.last.requests[-1].messages)[0] == {"role": "user", "content": "one"}
+
+        # ...and the token the owner had no longer opens the session.
+        stranger = await Client.connect(server.url)
+        await stranger.send("user.reconnect", session_id=original_id, resume_token=owner.resume_token)
+        assert (await stranger.expect("system.error"))["metadata"]["error_code"] == ErrorCodes.INVALID_RESUME_TOKEN
+        await stranger.close()
         await other.close()
 
 
@@ -486,7 +491,7 @@ async def test_restores_count_against_the_session_limits() -> None:
         await restored_session(second, signed)
         third = await Client.connect(server.url)
         assert_refused(await restore(third, signed), ErrorCodes.SESSION_LIMIT)  # two on the server
-        assert len(server.hub.store) == 2
+        assert server.service.live_sessions == 2
         await second.send("user.close_session", session_id=second.session_id)
         await second.expect("agent.session_end")
         restored = await restored_session(third, signed)  # room again
@@ -508,7 +513,7 @@ async def test_state_from_a_rotated_key_is_accepted_only_where_the_old_key_is_li
     async with serve(Agents([]), key="another-secret") as server_b:
         client = await Client.connect(server_b.url)
         assert_refused(await restore(client, signed), ErrorCodes.STATE_SIGNATURE_MISMATCH)
-        assert len(server_b.hub.store) == 0
+        assert server_b.service.live_sessions == 0
         await client.close()
 
     agents_c = Agents([["you said hi"]])
@@ -564,7 +569,7 @@ async def test_encrypted_export_reports_the_message_count_of_the_trimmed_state()
         restorer = await Client.connect(server.url)
         await disconnect(server, client)
         # As if it had expired: with the original gone, the restore builds a new session.
-        await server.hub.close_session(session_of(server, client.session_id), "expired")
+        await server.service.close(client.session_id, "expired")
         restored = await restored_session(restorer, exported["metadata"]["signed_state"])
         await restorer.close()
     assert restored["metadata"]["reattached"] is False
@@ -634,14 +639,14 @@ async def test_each_damaged_state_gets_its_own_code_and_every_session_goes_on() 
         assert_refused(await restore(tamperer, flipped, where="content"), ErrorCodes.STATE_CHECKSUM_MISMATCH)
 
         # Nothing was created, nothing was disturbed: both connections and their sessions go on.
-        assert len(server.hub.store) == 2
+        assert server.service.live_sessions == 2
         assert bystander.frames[bystander_frames:] == []
         assert (await bystander.ask("still there?"))[-1]["content"] == "bystander 0"
         assert (await tamperer.ask("and me?"))[-1]["content"] == "tamperer's own"
         # The undamaged state is still accepted (the original is attached elsewhere, hence refused).
         assert_refused(await restore(tamperer, good), ErrorCodes.SESSION_ACTIVE_ELSEWHERE)
         assert (await bystander.ask("once more"))[-1]["content"] == "bystander 1"
-        assert server.hub.metrics.client_errors_total == len(cases) + 3
+        assert server.service.metrics.client_errors_total == len(cases) + 3
         await bystander.close()
         await tamperer.close()
 

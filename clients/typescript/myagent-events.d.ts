@@ -370,8 +370,14 @@ export interface AgentToolResultMetadata {
   status?: string;
   /** Structured payload (charts, tables). */
   data?: JsonObject | unknown[] | string | number | boolean;
+  /** What went wrong, when the call did not succeed. */
+  error?: string;
+  /** An image the tool produced (base64). */
+  base64_image?: string;
   /** How long the call took. */
   duration_ms?: number;
+  /** Step number within the run. */
+  step?: number;
   [key: string]: unknown;
 }
 
@@ -408,6 +414,8 @@ export interface AgentFinalAnswerMetadata {
   steps?: number;
   /** Tokens of this run: prompt_tokens, completion_tokens, total_tokens. */
   usage?: JsonObject;
+  /** How long the run took. */
+  duration_ms?: number;
   [key: string]: unknown;
 }
 
@@ -504,6 +512,21 @@ export interface AgentStateExportedEvent extends ServerFrameBase, Sequenced {
   metadata: AgentStateExportedMetadata;
 }
 
+/** `metadata` of `agent.confirmation_withdrawn`; servers may add fields. */
+export interface AgentConfirmationWithdrawnMetadata {
+  /** The confirmation that was withdrawn. */
+  step_id: string;
+  [key: string]: unknown;
+}
+
+/** `agent.confirmation_withdrawn`: A pending `agent.user_confirm` no longer needs an answer (the run was cancelled or replanned). */
+export interface AgentConfirmationWithdrawnEvent extends ServerFrameBase, Sequenced {
+  event: "agent.confirmation_withdrawn";
+  session_id: string;
+  content: string;
+  metadata: AgentConfirmationWithdrawnMetadata;
+}
+
 /** `metadata` of `agent.state_restored`; servers may add fields. */
 export interface AgentStateRestoredMetadata {
   /** The session the state was exported from. */
@@ -545,6 +568,8 @@ export interface SystemConnectedMetadata {
   capabilities?: unknown[];
   /** Seconds between `system.heartbeat` frames. */
   heartbeat_interval?: number;
+  /** Largest client frame the server accepts, in bytes. */
+  max_message_bytes?: number;
   [key: string]: unknown;
 }
 
@@ -771,6 +796,21 @@ export interface AggregateCompletedEvent extends ServerFrameBase, Sequenced {
 
 // -- Plan & Solve: pipeline (pipeline.*) -----------------------------------------------------
 
+/** `metadata` of `pipeline.tasks_completed`; servers may add fields. */
+export interface PipelineTasksCompletedMetadata {
+  /** The task, for solver events. */
+  task_id?: string | number;
+  [key: string]: unknown;
+}
+
+/** `pipeline.tasks_completed`: Direct task mode (`user.solve_tasks`) finished; it closes that run. content: `{total, completed, failed, cancelled}`. */
+export interface PipelineTasksCompletedEvent extends ServerFrameBase, Sequenced {
+  event: "pipeline.tasks_completed";
+  session_id: string;
+  content: string | JsonObject;
+  metadata?: PipelineTasksCompletedMetadata;
+}
+
 /** `metadata` of `pipeline.completed`; servers may add fields. */
 export interface PipelineCompletedMetadata {
   /** The task, for solver events. */
@@ -802,6 +842,7 @@ export type ServerEvent =
   | AgentInterruptedEvent
   | AgentSessionEndEvent
   | AgentStateExportedEvent
+  | AgentConfirmationWithdrawnEvent
   | AgentStateRestoredEvent
   | SystemConnectedEvent
   | SystemHeartbeatEvent
@@ -818,6 +859,7 @@ export type ServerEvent =
   | SolverRestartedEvent
   | AggregateStartEvent
   | AggregateCompletedEvent
+  | PipelineTasksCompletedEvent
   | PipelineCompletedEvent;
 
 /** Every client → server frame. */
@@ -851,6 +893,7 @@ export type SequencedEventName =
   | "agent.interrupted"
   | "agent.session_end"
   | "agent.state_exported"
+  | "agent.confirmation_withdrawn"
   | "agent.state_restored"
   | "plan.start"
   | "plan.completed"
@@ -863,7 +906,25 @@ export type SequencedEventName =
   | "solver.restarted"
   | "aggregate.start"
   | "aggregate.completed"
+  | "pipeline.tasks_completed"
   | "pipeline.completed";
+
+/** Events that end a run; exactly one closes every run. */
+export type RunClosingEventName =
+  | "agent.error"
+  | "agent.final_answer"
+  | "agent.interrupted"
+  | "pipeline.tasks_completed";
+
+/** Values of `metadata.action` on `system.notice`. */
+export type NoticeAction =
+  | "reconnect"
+  | "session_taken_over"
+  | "solve_tasks"
+  | "cancel_task"
+  | "restart_task"
+  | "cancel_plan"
+  | "replan";
 
 /** Name of a server event. */
 export type ServerEventName = ServerEvent["event"];
@@ -885,6 +946,7 @@ export interface ServerEventMap {
   "agent.interrupted": AgentInterruptedEvent;
   "agent.session_end": AgentSessionEndEvent;
   "agent.state_exported": AgentStateExportedEvent;
+  "agent.confirmation_withdrawn": AgentConfirmationWithdrawnEvent;
   "agent.state_restored": AgentStateRestoredEvent;
   "system.connected": SystemConnectedEvent;
   "system.heartbeat": SystemHeartbeatEvent;
@@ -901,6 +963,7 @@ export interface ServerEventMap {
   "solver.restarted": SolverRestartedEvent;
   "aggregate.start": AggregateStartEvent;
   "aggregate.completed": AggregateCompletedEvent;
+  "pipeline.tasks_completed": PipelineTasksCompletedEvent;
   "pipeline.completed": PipelineCompletedEvent;
 }
 

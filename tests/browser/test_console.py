@@ -21,7 +21,7 @@ from myagent.llm import FunctionModel, ScriptedModel, ScriptedReply, call
 from myagent.llm.base import Model, ModelRequest
 from myagent.tool import BaseTool, ToolResult
 from tests.browser.conftest import REPO, Console, open_console
-from tests.harness import WAIT, running_server
+from tests.harness import WAIT, find_session, running_server
 
 pytestmark = pytest.mark.browser
 
@@ -371,9 +371,9 @@ async def test_restore_after_the_server_lost_the_session(browser: Browser) -> No
         await console.wait_idle()
         await expect(page.locator("#saved-info")).to_contain_text("Saved")  # saved automatically
         original = await console.session_id()
-        session = server.hub.find(original)
+        session = find_session(server, original)
         assert session is not None
-        await server.hub.close_session(session, "expired")  # as if the grace period ran out
+        await server.service.close(original, "expired")  # as if the grace period ran out
         ended = page.locator('.banner[data-banner="ended"]')
         await expect(ended).to_contain_text("The session has ended (expired)")
 
@@ -406,7 +406,7 @@ async def test_resume_after_the_server_drops_the_connection(browser: Browser) ->
             "window.__states = [];"
             "window.myagentConsole.client.addEventListener('status', (e) => window.__states.push(e.detail.state))"
         )
-        for connection in list(server.hub.connections):
+        for connection in list(server.gateway.connections):
             await connection.close_going_away()  # the server drops the socket mid-answer ...
         agents.last.release()  # ... and the run goes on without it: its events are retained
         await expect(page.locator(".sysline-warn")).to_contain_text("Connection lost. Reconnecting…")

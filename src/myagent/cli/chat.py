@@ -394,7 +394,7 @@ class ChatApp:
             if self.args.cancel_after is not None:
                 timer = loop.call_later(self.args.cancel_after, lambda: self.spawn(session.cancel()))
             last = await self.until_quit(self.consume(session, stream))
-            # a direct-mode Plan & Solve run ends with its last task, without a final answer
+            # a direct-mode Plan & Solve run ends with pipeline.tasks_completed rather than a final answer
             return last is not None and last.name not in (AgentEvents.ERROR, AgentEvents.INTERRUPTED)
         except ClientError as exc:
             self.out.error(str(exc))

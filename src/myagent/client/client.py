@@ -28,6 +28,7 @@ from myagent.client.events import Event
 from myagent.client.session import ConfirmCallback, Session
 from myagent.client.state_store import StateStore
 from myagent.protocol.names import AgentEvents, SystemEvents, UserEvents
+from myagent.protocol.rules import parse_event_id
 
 __all__ = ["AgentClient", "Link"]
 
@@ -206,7 +207,8 @@ class AgentClient:
             ClientProtocolError: e.g. ``SESSION_NOT_FOUND`` or ``INVALID_RESUME_TOKEN``.
         """
         if last_event_id is not None:
-            last_seq = int(last_event_id.rpartition(":")[2] or 0)
+            parsed = parse_event_id(last_event_id)
+            last_seq = parsed[1] if parsed is not None else 0
         existing = self._sessions.get(session_id)
         if existing is not None:
             return existing

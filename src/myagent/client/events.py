@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from myagent.protocol.names import AgentEvents, SystemEvents
+from myagent.protocol.rules import RUN_CLOSING_EVENTS
 
 __all__ = [
     "RUN_CLOSING_EVENTS",
@@ -23,7 +24,6 @@ __all__ = [
 ]
 
 #: Every run ends with exactly one of these (docs/protocol.md, "Cancellation").
-RUN_CLOSING_EVENTS = frozenset({AgentEvents.FINAL_ANSWER, AgentEvents.ERROR, AgentEvents.INTERRUPTED})
 
 TaskId = str | int
 

@@ -84,16 +84,12 @@ class PipelineTrack:
             self.finished.add(task)
 
     def ends_run(self, event: Event, expected: frozenset[str] | None) -> bool:
-        """Whether ``event`` ends a direct-mode run (one without planning, hence without a closing event)."""
-        if self.planned or (expected is None and self.direct is False):
-            return False  # a planned pipeline (also a task re-run after one) ends with a closing event
-        if event.name == PlanEvents.COERCION_ERROR:
-            return True
-        if event.name not in _TASK_ENDS:
-            return False
-        if expected:
-            return expected <= self.finished
-        return not self.inflight
+        """Whether ``event`` ends a run without a closing event: tasks refused before a direct-mode run began.
+
+        Every run that starts ends with one of :data:`~myagent.protocol.rules.RUN_CLOSING_EVENTS`
+        (``pipeline.tasks_completed`` in direct task mode).
+        """
+        return not self.planned and event.name == PlanEvents.COERCION_ERROR
 
     def reset(self) -> None:
         self.planned = False

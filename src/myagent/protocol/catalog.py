@@ -236,7 +236,10 @@ _DOWN = [
             "ok | error | invalid_arguments | unknown_tool | refused | timeout | cancelled.",
         ),
         _f("data", "object|array|string|number|boolean", "metadata", "Structured payload (charts, tables)."),
+        _f("error", "string", "metadata", "What went wrong, when the call did not succeed."),
+        _f("base64_image", "string", "metadata", "An image the tool produced (base64)."),
         _f("duration_ms", "number", "metadata", "How long the call took."),
+        _f("step", "integer", "metadata", "Step number within the run."),
     ),
     _down(
         AgentEvents.PARTIAL_ANSWER,
@@ -254,6 +257,7 @@ _DOWN = [
         _f("reason", "string", "metadata", "stop | terminate | max_steps."),
         _f("steps", "integer", "metadata", "Model calls in this run."),
         _f("usage", "object", "metadata", "Tokens of this run: prompt_tokens, completion_tokens, total_tokens."),
+        _f("duration_ms", "number", "metadata", "How long the run took."),
     ),
     _down(
         AgentEvents.LLM_MESSAGE,
@@ -297,6 +301,13 @@ _DOWN = [
         _f("encrypted", "boolean", "metadata", "Whether the state's content is encrypted."),
     ),
     _down(
+        AgentEvents.CONFIRMATION_WITHDRAWN,
+        "A pending `agent.user_confirm` no longer needs an answer (the run was cancelled or replanned).",
+        "required",
+        "string",
+        _f("step_id", "string", "metadata", "The confirmation that was withdrawn.", required=True),
+    ),
+    _down(
         AgentEvents.STATE_RESTORED,
         "A session was restored from a signed state.",
         "required",
@@ -319,6 +330,7 @@ _DOWN = [
         _f("protocol_version", "string", "metadata", "Protocol version."),
         _f("capabilities", "array", "metadata", "Optional features this server supports."),
         _f("heartbeat_interval", "number", "metadata", "Seconds between `system.heartbeat` frames."),
+        _f("max_message_bytes", "integer", "metadata", "Largest client frame the server accepts, in bytes."),
         sequenced=False,
     ),
     _down(SystemEvents.HEARTBEAT, "Keep-alive; needs no answer.", "none", "string|null", sequenced=False),
@@ -365,6 +377,11 @@ _PIPELINE = [
     (SolverEvents.RESTARTED, "A task is run again (`user.restart_task`); `solver.start` follows. content: `{task}`."),
     (AggregateEvents.START, "Aggregation started. content: `{context, solver_results}`."),
     (AggregateEvents.COMPLETED, "Aggregation finished. content: `{solver_results, output}`."),
+    (
+        PipelineEvents.TASKS_COMPLETED,
+        "Direct task mode (`user.solve_tasks`) finished; it closes that run. content: `{total, completed, failed, "
+        "cancelled}`.",
+    ),
     (
         PipelineEvents.COMPLETED,
         "The pipeline finished; `agent.final_answer` follows. content: `{statistics, tasks, completed, failed, "

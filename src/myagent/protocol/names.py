@@ -53,6 +53,7 @@ class AgentEvents:
     SESSION_END = "agent.session_end"
     STATE_EXPORTED = "agent.state_exported"
     STATE_RESTORED = "agent.state_restored"
+    CONFIRMATION_WITHDRAWN = "agent.confirmation_withdrawn"
 
 
 class SystemEvents:
@@ -94,6 +95,7 @@ class PipelineEvents:
     """Server → client, end of a whole Plan & Solve run."""
 
     COMPLETED = "pipeline.completed"
+    TASKS_COMPLETED = "pipeline.tasks_completed"
 
 
 class ErrorEvents:

@@ -14,6 +14,8 @@ from typing import Any
 from myagent.protocol.catalog import CATALOG, EventSpec, FieldSpec
 from myagent.protocol.envelope import PROTOCOL_VERSION
 from myagent.protocol.errors import ERROR_CODES
+from myagent.protocol.render_js import render_javascript
+from myagent.protocol.rules import RUN_CLOSING_EVENTS, notice_actions
 
 __all__ = ["OUTPUTS", "render_json_schema", "render_markdown", "render_typescript"]
 
@@ -77,12 +79,12 @@ Every frame is one JSON text message holding one object:
   already received is sent again (new `seq`, same `step_id`, `metadata.resent: true`) after a
   resume.
 * **Cancellation.** `user.cancel` stops the run during model streaming, tool execution or a
-  confirmation wait and produces `agent.interrupted`. Every run ends with exactly one of
-  `agent.final_answer`, `agent.error` or `agent.interrupted`. The one exception is Plan & Solve's
-  direct task mode (`user.solve_tasks`), which sends solver events only, as the user's guide says,
-  and then a `system.notice` with `action: "solve_tasks_done"` and the task counts. A confirmation
-  the run stops waiting for (cancel, replan) is withdrawn with a `system.notice`
-  (`action: "confirmation_withdrawn"`, `step_id`).
+  confirmation wait and produces `agent.interrupted`. Every run ends with exactly one sequenced,
+  replayable closing event: `agent.final_answer`, `agent.error`, `agent.interrupted`, or, in Plan &
+  Solve's direct task mode (`user.solve_tasks`, solver events only as the user's guide says),
+  `pipeline.tasks_completed` with the task counts. A confirmation the run stops waiting for (cancel,
+  replan) is withdrawn with `agent.confirmation_withdrawn` (`metadata.step_id`).
+* **Event ids.** `event_id` is `"<session_id>:<seq>"`; a client may ACK or resume with either form.
 * **Backpressure.** Each connection has one writer. A client that does not read while more than
   `outbound_queue_frames` frames (default 2000) are waiting is disconnected with close code
   `4008`; its sessions stay resumable.
@@ -347,6 +349,14 @@ def render_typescript() -> str:
         "Events that carry `seq`/`event_id` and are replayed after a resume.",
         [f'"{s.name}"' for s in down if s.sequenced],
     )
+    lines += _ts_union(
+        "RunClosingEventName",
+        "Events that end a run; exactly one closes every run.",
+        [f'"{name}"' for name in sorted(RUN_CLOSING_EVENTS)],
+    )
+    lines += _ts_union(
+        "NoticeAction", "Values of `metadata.action` on `system.notice`.", [f'"{a}"' for a in notice_actions()]
+    )
     lines += [
         _ts_doc("Name of a server event."),
         'export type ServerEventName = ServerEvent["event"];',
@@ -371,6 +381,7 @@ OUTPUTS = {
     "docs/protocol.md": render_markdown,
     "schema/events.schema.json": render_json_schema,
     "clients/typescript/myagent-events.d.ts": render_typescript,
+    "src/myagent/ui/static/js/protocol.js": render_javascript,
 }
 
 

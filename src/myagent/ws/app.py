@@ -3,6 +3,9 @@ and metrics over HTTP."""
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -15,10 +18,74 @@ from starlette.websockets import WebSocket
 from myagent._version import __version__
 from myagent.ui import ConsoleFiles
 from myagent.ws.connection import Connection
-from myagent.ws.hub import AgentFactory, Hub
+from myagent.ws.control import ControlBus
+from myagent.ws.event_log import EventLog
+from myagent.ws.lease import LeaseManager
 from myagent.ws.options import ServerOptions
+from myagent.ws.service import AgentFactory, SessionService
+from myagent.ws.state_manager import StateManager, resolve_secret_key
+from myagent.ws.store import SessionStore
 
-__all__ = ["create_app"]
+__all__ = ["Gateway", "build_service", "create_app"]
+
+
+def build_service(
+    agent_factory: AgentFactory,
+    options: ServerOptions,
+    *,
+    state_secret_key: str | None = None,
+    store: SessionStore | None = None,
+    event_log: EventLog | None = None,
+    control: ControlBus | None = None,
+    leases: LeaseManager | None = None,
+    node_id: str | None = None,
+) -> SessionService:
+    """A :class:`SessionService` with the state manager the options describe."""
+    state = StateManager(
+        resolve_secret_key(state_secret_key),
+        previous_keys=options.state_previous_keys,
+        max_age=options.state_max_age,
+        max_state_bytes=options.state_max_bytes,
+        max_messages=options.state_max_messages,
+        encrypt=options.state_encrypt,
+    )
+    return SessionService(
+        agent_factory,
+        options,
+        state=state,
+        store=store,
+        event_log=event_log,
+        control=control,
+        leases=leases,
+        node_id=node_id,
+    )
+
+
+class Gateway:
+    """The WebSocket transport of one service: its live connections and their shutdown."""
+
+    def __init__(self, service: SessionService) -> None:
+        self.service = service
+        self.connections: set[Connection] = set()
+        self.started_at = time.time()
+
+    async def serve(self, websocket: WebSocket) -> None:
+        await Connection(websocket, self.service, self.connections).serve()
+
+    async def shutdown(self) -> None:
+        """Close every session (``agent.session_end`` reaches attached clients), then every connection (1001)."""
+        await self.service.shutdown()
+        for connection in list(self.connections):
+            await connection.close_going_away()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "connections": len(self.connections),
+            "sessions": self.service.live_sessions,
+            "active_runs": self.service.active_runs,
+            "uptime_seconds": round(time.time() - self.started_at, 1),
+            "shutting_down": self.service.shutting_down,
+        }
 
 
 def create_app(
@@ -26,7 +93,12 @@ def create_app(
     *,
     state_secret_key: str | None = None,
     options: ServerOptions | None = None,
-    hub: Hub | None = None,
+    service: SessionService | None = None,
+    store: SessionStore | None = None,
+    event_log: EventLog | None = None,
+    control: ControlBus | None = None,
+    leases: LeaseManager | None = None,
+    node_id: str | None = None,
     **kwargs: Any,
 ) -> Starlette:
     """A Starlette app serving ``agent_factory_func`` agents; mount it in an existing app if you like.
@@ -35,16 +107,25 @@ def create_app(
         agent_factory_func: returns a new agent for each session (sync or async).
         state_secret_key: signs client-held session state (default ``MYAGENT_STATE_SECRET``, else random).
         options: server options; or pass them as keyword arguments.
-        hub: an existing hub (used by ``AgentWebSocketServer``).
+        service: an existing service (used by ``AgentWebSocketServer``).
+        store, event_log, control, leases: storage seams shared with other processes (in-memory by default).
+        node_id: this process's name among several.
 
     Raises:
         TypeError: an unknown option.
     """
-    if hub is None:
-        hub = Hub(agent_factory_func, options or ServerOptions.from_kwargs(kwargs), state_secret_key=state_secret_key)
-
-    async def websocket_endpoint(websocket: WebSocket) -> None:
-        await Connection(websocket, hub).serve()
+    if service is None:
+        service = build_service(
+            agent_factory_func,
+            options or ServerOptions.from_kwargs(kwargs),
+            state_secret_key=state_secret_key,
+            store=store,
+            event_log=event_log,
+            control=control,
+            leases=leases,
+            node_id=node_id,
+        )
+    gateway = Gateway(service)
 
     async def index(request: Request) -> Response:
         # Plain HTTP on "/" (a browser) goes to the console; WebSocket upgrades on "/" never get here.
@@ -54,29 +135,37 @@ def create_app(
         return JSONResponse({"status": "ok", "version": __version__})
 
     async def readyz(request: Request) -> Response:
-        ready = not hub.shutting_down
-        return JSONResponse({"ready": ready, **hub.status()}, status_code=200 if ready else 503)
+        ready = not service.shutting_down
+        return JSONResponse({"ready": ready, **gateway.status()}, status_code=200 if ready else 503)
 
     async def metrics(request: Request) -> Response:
         gauges = {
-            "connections": lambda: len(hub.connections),
-            "sessions": lambda: len(hub.store),
-            "active_runs": lambda: hub.active_runs,
-            "outbound_queue_depth": lambda: sum(c.outbound.depth for c in hub.connections),
-            "retained_events": lambda: sum(s.log.retained for s in hub.store),
+            "connections": lambda: len(gateway.connections),
+            "sessions": lambda: service.live_sessions,
+            "active_runs": lambda: service.active_runs,
+            "outbound_queue_depth": lambda: sum(c.outbound.depth for c in gateway.connections),
+            "retained_events": service.retained_events,
         }
-        return PlainTextResponse(hub.metrics.render(gauges), media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(service.metrics.render(gauges), media_type="text/plain; version=0.0.4")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await service.start()
+        yield
+        await gateway.shutdown()
 
     app = Starlette(
         routes=[
-            WebSocketRoute("/", websocket_endpoint),
-            WebSocketRoute("/ws", websocket_endpoint),
+            WebSocketRoute("/", gateway.serve),
+            WebSocketRoute("/ws", gateway.serve),
             Route("/", index),
             Mount("/ui", app=GZipMiddleware(ConsoleFiles(), minimum_size=1024), name="ui"),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
-        ]
+        ],
+        lifespan=lifespan,
     )
-    app.state.hub = hub
+    app.state.service = service
+    app.state.gateway = gateway
     return app

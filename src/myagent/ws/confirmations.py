@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,8 +39,8 @@ class ConfirmationBook:
     async def ask(
         self,
         request: ConfirmationRequest,
-        announce: Callable[[PendingConfirmation], int],
-        withdraw: Callable[[PendingConfirmation], None] | None = None,
+        announce: Callable[[PendingConfirmation], Awaitable[int]],
+        withdraw: Callable[[PendingConfirmation], Awaitable[None]] | None = None,
     ) -> ConfirmationDecision:
         """Register ``request``, ``announce`` it (returns the event's seq) and wait for the answer or expiry."""
         step_id = f"confirm_{uuid.uuid4().hex[:12]}_{request.tool_name}"
@@ -50,7 +50,7 @@ class ConfirmationBook:
         pending = PendingConfirmation(step_id, request, expires_at, future)
         self.pending[step_id] = pending
         try:
-            pending.seq = announce(pending)
+            pending.seq = await announce(pending)
             return await asyncio.wait_for(asyncio.shield(future), timeout)
         except TimeoutError:
             if future.done():  # answered while the timer fired: the client was told it was accepted
@@ -59,7 +59,9 @@ class ConfirmationBook:
             return ConfirmationDecision(False, None, "timeout")
         except asyncio.CancelledError:
             if withdraw is not None and not future.done():
-                withdraw(pending)  # the run stopped waiting: tell the client to close its dialog
+                # The run stopped waiting: tell the client to close its dialog. The cancellation is
+                # re-raised right after; the append itself does not suspend in memory.
+                await asyncio.shield(withdraw(pending))
             raise
         finally:
             self.pending.pop(step_id, None)

@@ -1,4 +1,4 @@
-"""One WebSocket connection: reads frames, dispatches them, owns the single writer."""
+"""One WebSocket connection, a thin adapter: decode → command → service → subscription → writer."""
 
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ from myagent.protocol.errors import ErrorCodes
 from myagent.protocol.inbound import InboundFrame, decode_frame, requested_event
 from myagent.protocol.names import SystemEvents
 from myagent.protocol.show_content import render_show_content
-from myagent.ws.event_log import LogEntry, ReplayWindow, encode_frame
-from myagent.ws.hub import Hub
+from myagent.protocol.texts import text
+from myagent.ws.commands import CommandContext, dispatch
+from myagent.ws.event_log import LogEntry, encode_frame
 from myagent.ws.outbound import CLOSE_GOING_AWAY, CLOSE_SLOW_CONSUMER, OutboundChannel
-from myagent.ws.session import Session
+from myagent.ws.service import SessionService
 
 __all__ = ["CAPABILITIES", "Connection"]
 
@@ -34,37 +35,46 @@ _CLOSE_TIMEOUT = 2.0
 class Connection:
     """Serves one client until it disconnects, is too slow, or the server shuts down."""
 
-    def __init__(self, websocket: WebSocket, hub: Hub) -> None:
+    def __init__(self, websocket: WebSocket, service: SessionService, registry: set[Connection]) -> None:
         self.id = f"conn_{uuid.uuid4().hex[:16]}"
         self.websocket = websocket
-        self.hub = hub
-        self.sessions: dict[str, Session] = {}
+        self.service = service
+        self.registry = registry
+        self.options = service.options
+        self.metrics = service.metrics
+        self.context = CommandContext(self.id, service, self)
         self.outbound = OutboundChannel(
             websocket.send_text,
-            max_frames=hub.options.outbound_queue_frames,
+            max_frames=self.options.outbound_queue_frames,
             on_overflow=self._on_overflow,
-            on_sent=hub.metrics.note_sent,
+            on_sent=self.metrics.note_sent,
         )
         self._reader: asyncio.Task[Any] | None = None
         self._close_code: int | None = None
 
-    # -- Sink protocol ------------------------------------------------------------------------
+    @property
+    def sessions(self) -> dict[str, Any]:
+        """Sessions attached to this connection, by id."""
+        return self.context.attached
 
-    def push(self, item: LogEntry | str) -> bool:
-        return self.outbound.push(item)
+    # -- Peer protocol (what commands and subscriptions use) ----------------------------------
+
+    def deliver(self, entry: LogEntry) -> bool:
+        return self.outbound.push(entry)
 
     def push_replay(self, entries: list[LogEntry]) -> None:
         self.outbound.push_replay(entries)
 
+    def session_lost(self, session_id: str, reason: str) -> None:
+        if self.context.attached.pop(session_id, None) is not None and reason == "taken_over":
+            self.notice("session_taken_over", True, text("session_taken_over", self.service.language), session_id)
+
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def serve(self) -> None:
-        from myagent.ws.handlers import dispatch  # handlers import Connection for typing
-
-        self._dispatch = dispatch
         await self.websocket.accept()
-        self.hub.connections.add(self)
-        self.hub.metrics.connections_total += 1
+        self.registry.add(self)
+        self.metrics.connections_total += 1
         self.send_system(SystemEvents.CONNECTED, "connected", self._connected_metadata())
         writer = asyncio.create_task(self.outbound.run(), name=f"writer-{self.id}")
         heartbeat = asyncio.create_task(self._heartbeat(), name=f"heartbeat-{self.id}")
@@ -80,8 +90,8 @@ class Connection:
                 self._reader.uncancel()  # our own stop request (slow consumer, shutdown)
         finally:
             heartbeat.cancel()
-            self._release_sessions()
-            self.hub.connections.discard(self)
+            await self._release_sessions()
+            self.registry.discard(self)
             await self._finish(writer)
 
     def _connected_metadata(self) -> dict[str, Any]:
@@ -90,12 +100,12 @@ class Connection:
             "server_version": __version__,
             "protocol_version": PROTOCOL_VERSION,
             "capabilities": CAPABILITIES,
-            "heartbeat_interval": self.hub.options.heartbeat_interval,
-            "max_message_bytes": self.hub.options.max_message_bytes,
+            "heartbeat_interval": self.options.heartbeat_interval,
+            "max_message_bytes": self.options.max_message_bytes,
         }
 
     async def _read_frames(self) -> None:
-        limit = self.hub.options.max_message_bytes
+        limit = self.options.max_message_bytes
         while self._close_code is None:
             message = await self.websocket.receive()
             if message["type"] == "websocket.disconnect":
@@ -115,9 +125,9 @@ class Connection:
         frame: InboundFrame | None = None
         try:
             frame = decode_frame(text)
-            await self._dispatch(self, frame)
+            await dispatch(self.context, frame)
         except ProtocolError as exc:
-            self.hub.metrics.client_errors_total += 1
+            self.metrics.client_errors_total += 1
             event, session_id = (frame.event, frame.session_id) if frame else requested_event(text)
             logger.info("connection %s: rejected %s: %s", self.id, event or "frame", exc.code)
             self.send_error(
@@ -147,14 +157,18 @@ class Connection:
     def _close_reason(self) -> str:
         return "slow consumer" if self._close_code == CLOSE_SLOW_CONSUMER else "server shutting down"
 
-    def _release_sessions(self) -> None:
-        for session in list(self.sessions.values()):
-            self.hub.detach(session, self)
-        self.sessions.clear()
+    async def _release_sessions(self) -> None:
+        attached = list(self.context.attached.values())
+        self.context.attached.clear()
+        for attachment in attached:
+            try:
+                await self.service.detach(attachment)
+            except Exception:  # a store failure: the session expires on its own deadline or not at all
+                logger.exception("connection %s: could not detach session %s", self.id, attachment.session_id)
 
     def _on_overflow(self) -> None:
         logger.warning("connection %s: client is not reading; closing (sessions stay resumable)", self.id)
-        self.hub.metrics.slow_consumer_disconnects_total += 1
+        self.metrics.slow_consumer_disconnects_total += 1
         self._stop(CLOSE_SLOW_CONSUMER)
 
     async def close_going_away(self) -> None:
@@ -168,7 +182,7 @@ class Connection:
                 self._reader.cancel()
 
     async def _heartbeat(self) -> None:
-        interval = self.hub.options.heartbeat_interval
+        interval = self.options.heartbeat_interval
         if interval <= 0:
             return
         while True:
@@ -180,10 +194,10 @@ class Connection:
     def send_system(self, event: str, content: Any, metadata: dict[str, Any] | None, **extra: Any) -> None:
         """Queue an unsequenced connection-level frame."""
         frame = create_event(event, content=content, metadata=metadata, **extra)
-        show = render_show_content(event, content, metadata, self.hub.options.language)
+        show = render_show_content(event, content, metadata, self.service.language)
         if show is not None:
             frame["show_content"] = show
-        self.push(encode_frame(frame))
+        self.outbound.push(encode_frame(frame))
 
     def send_error(
         self,
@@ -206,91 +220,11 @@ class Connection:
             details=details,
             **extra,
         )
-        frame["show_content"] = render_show_content(SystemEvents.ERROR, message, None, self.hub.options.language)
-        self.push(encode_frame(frame))
+        frame["show_content"] = render_show_content(SystemEvents.ERROR, message, None, self.service.language)
+        self.outbound.push(encode_frame(frame))
 
-    def notice(self, action: str, ok: bool, text: str, session_id: str | None = None, **metadata: Any) -> None:
-        self.send_system(SystemEvents.NOTICE, text, {"action": action, "ok": ok, **metadata}, session_id=session_id)
-
-    async def new_session(self) -> Session:
-        """A session with a fresh agent for this connection (not yet registered or attached).
-
-        Raises:
-            ProtocolError: shutting down, a session limit, or an agent factory that failed.
-        """
-        hub = self.hub
-        if hub.shutting_down:
-            raise ProtocolError(ErrorCodes.SERVER_SHUTTING_DOWN, "the server is shutting down")
-        options = hub.options
-        if len(self.sessions) >= options.max_sessions_per_connection or len(hub.store) >= options.max_sessions:
-            raise ProtocolError(ErrorCodes.SESSION_LIMIT, "session limit reached; close a session first")
-        try:
-            agent = await hub.new_agent()
-        except Exception as exc:  # user code: report it, keep serving
-            logger.exception("connection %s: agent factory failed", self.id)
-            raise ProtocolError(ErrorCodes.AGENT_FACTORY_FAILED, f"could not create the agent: {exc}") from exc
-        return Session(agent, options)
-
-    def attach(self, session: Session, after_seq: int | None, *, replay: bool = False) -> None:
-        """Attach ``session`` here and queue its events after ``after_seq``.
-
-        With ``replay`` the client is told first: a ``REPLAY_GAP`` error when events it missed are
-        gone, then a ``system.notice`` (action ``reconnect``) with the number of replayed events.
-        """
-        self.sessions[session.id] = session
-        if not replay:
-            session.attach(self, after_seq)
-            return
-        metrics = self.hub.metrics
-
-        def announce(window: ReplayWindow) -> None:
-            metrics.replays_total += 1
-            metrics.replayed_events_total += len(window.entries)
-            if window.missing is not None:
-                metrics.replay_gaps_total += 1
-                first, last = window.missing
-                self.send_error(
-                    ErrorCodes.REPLAY_GAP,
-                    f"events {first}..{last} are no longer retained; later events follow",
-                    session_id=session.id,
-                    details={"missing_from_seq": first, "missing_to_seq": last},
-                )
-            text = "会话已恢复" if self.hub.options.language == "zh" else "Session resumed"
-            self.notice(
-                "reconnect",
-                True,
-                text,
-                session_id=session.id,
-                replay_count=len(window.entries),
-                last_seq=session.log.last_seq,
-                busy=session.busy,
-            )
-
-        session.attach(self, after_seq, before_replay=announce)
-
-    def resolve(self, frame: InboundFrame) -> Session:
-        """The session a frame is about; it must be attached to this connection.
-
-        Raises:
-            ProtocolError: unknown session, a session of another connection, or an ambiguous frame.
-        """
-        if frame.session_id is None:
-            if len(self.sessions) == 1:
-                return next(iter(self.sessions.values()))
-            if not self.sessions:
-                raise ProtocolError(ErrorCodes.MISSING_FIELD, f"{frame.event} requires `session_id`").with_field(
-                    "session_id"
-                )
-            raise ProtocolError(ErrorCodes.SESSION_AMBIGUOUS, "this connection has several sessions; set `session_id`")
-        session = self.sessions.get(frame.session_id)
-        if session is not None:
-            return session
-        if self.hub.find(frame.session_id) is None:
-            raise ProtocolError(ErrorCodes.SESSION_NOT_FOUND, f"no live session {frame.session_id!r}")
-        raise ProtocolError(
-            ErrorCodes.SESSION_NOT_OWNED,
-            "the session is not attached to this connection; send user.reconnect with its resume token",
-        )
+    def notice(self, action: str, ok: bool, content: str, session_id: str | None = None, **metadata: Any) -> None:
+        self.send_system(SystemEvents.NOTICE, content, {"action": action, "ok": ok, **metadata}, session_id=session_id)
 
 
 def _utf8_length_exceeds(text: str, limit: int) -> bool:

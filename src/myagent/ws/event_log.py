@@ -13,26 +13,26 @@ import abc
 import json
 import sys
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from myagent.protocol.names import AgentEvents
+from myagent.protocol.rules import format_event_id
 
-__all__ = ["EventLog", "InMemoryEventLog", "LogEntry", "ReplayWindow", "encode_frame", "parse_event_id"]
+__all__ = [
+    "EventLog",
+    "InMemoryEventLog",
+    "LogEntry",
+    "ReplayWindow",
+    "SessionLog",
+    "Subscription",
+    "encode_frame",
+]
 
 
 def encode_frame(frame: dict[str, Any]) -> str:
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-def parse_event_id(event_id: str) -> tuple[str, int] | None:
-    """``"<session_id>:<seq>"`` → ``(session_id, seq)``; ``None`` if it is not one of ours."""
-    session_id, _, seq = event_id.rpartition(":")
-    # ASCII only: str.isdigit() also accepts e.g. "²", which int() then rejects with ValueError.
-    if not session_id or not (seq.isascii() and seq.isdigit()):
-        return None
-    return session_id, int(seq)
 
 
 class LogEntry:
@@ -87,39 +87,54 @@ class ReplayWindow:
 
     entries: list[LogEntry]
     missing: tuple[int, int] | None
+    last_seq: int = 0  # the session's last seq when the window was taken
 
 
-class EventLog(abc.ABC):
-    """The interface a session's event log offers (in memory now; a shared store later)."""
-
-    @abc.abstractmethod
-    def append(self, frame: dict[str, Any]) -> LogEntry | None:
-        """Sequence ``frame``; returns the new entry, or ``None`` when it was coalesced into the last one."""
-
-    @abc.abstractmethod
-    def ack(self, seq: int) -> bool:
-        """Mark everything up to ``seq`` delivered; false if ``seq`` was never issued."""
-
-    @abc.abstractmethod
-    def after(self, seq: int) -> ReplayWindow:
-        """Entries with a higher ``seq``, in order, plus the lost range if some were dropped."""
-
-    @property
-    @abc.abstractmethod
-    def last_seq(self) -> int: ...
-
-    @property
-    @abc.abstractmethod
-    def acked_seq(self) -> int: ...
+Deliver = Callable[[LogEntry], object]
 
 
-class InMemoryEventLog(EventLog):
-    """Retains at most ``max_events`` entries and about ``max_bytes`` of memory for their frames."""
+class Subscription:
+    """One consumer of a session's events after a position, in order.
+
+    :attr:`window` is what the consumer missed (entries after its position, and any range no
+    longer retained). Events appended meanwhile are held until :meth:`start`, so a consumer can
+    send a notice and the replay first and the live events after them, never interleaved.
+    """
+
+    def __init__(self, session_id: str, window: ReplayWindow, deliver: Deliver) -> None:
+        self.session_id = session_id
+        self.window = window
+        self._deliver = deliver
+        self._held: list[LogEntry] | None = []
+        self.closed = False
+
+    def start(self) -> None:
+        """Deliver what was held, then every new event as it is appended."""
+        held, self._held = self._held or [], None
+        for entry in held:
+            self._deliver(entry)
+
+    def push(self, entry: LogEntry) -> None:
+        if self.closed:
+            return
+        if self._held is not None:
+            self._held.append(entry)
+        else:
+            self._deliver(entry)
+
+    def close(self) -> None:
+        self.closed = True
+        self._held = None
+
+
+class SessionLog:
+    """One session's events in memory: at most ``max_events`` entries and about ``max_bytes`` of frames."""
 
     def __init__(self, session_id: str, *, max_events: int = 1000, max_bytes: int = 1 << 20) -> None:
         self.session_id = session_id
         self.max_events = max_events
         self.max_bytes = max_bytes
+        self.subscriptions: list[Subscription] = []
         self._entries: deque[LogEntry] = deque()
         self._last_seq = 0
         self._acked_seq = 0
@@ -142,6 +157,7 @@ class InMemoryEventLog(EventLog):
         return self._bytes
 
     def append(self, frame: dict[str, Any]) -> LogEntry | None:
+        """Sequence ``frame`` and hand it to the subscribers; ``None`` when it was coalesced into the tail."""
         if self._entries and self._entries[-1].absorb(frame):
             return None
         if self._entries:
@@ -149,10 +165,12 @@ class InMemoryEventLog(EventLog):
             self._bytes += sys.getsizeof(self._entries[-1].seal())
         self._last_seq += 1
         frame["seq"] = self._last_seq
-        frame["event_id"] = f"{self.session_id}:{self._last_seq}"
+        frame["event_id"] = format_event_id(self.session_id, self._last_seq)
         entry = LogEntry(self._last_seq, frame)
         self._entries.append(entry)
         self._trim()
+        for subscription in self.subscriptions:
+            subscription.push(entry)
         return entry
 
     def ack(self, seq: int) -> bool:
@@ -167,7 +185,18 @@ class InMemoryEventLog(EventLog):
         first = self._entries[0].seq if self._entries else self._last_seq + 1
         missing = (seq + 1, first - 1) if seq + 1 < first and seq < self._last_seq else None
         entries = [entry for entry in self._entries if entry.seq > seq]
-        return ReplayWindow(entries, missing)
+        return ReplayWindow(entries, missing, self._last_seq)
+
+    def subscribe(self, after_seq: int | None, deliver: Deliver) -> Subscription:
+        position = self._acked_seq if after_seq is None else after_seq
+        subscription = Subscription(self.session_id, self.after(position), deliver)
+        self.subscriptions.append(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        subscription.close()
+        if subscription in self.subscriptions:
+            self.subscriptions.remove(subscription)
 
     def __iter__(self) -> Iterator[LogEntry]:
         return iter(self._entries)
@@ -180,3 +209,84 @@ class InMemoryEventLog(EventLog):
         entry = self._entries.popleft()
         if self._entries and entry.data is not None:  # only non-tail entries were counted
             self._bytes -= sys.getsizeof(entry.data)
+
+
+class EventLog(abc.ABC):
+    """Where every session's sequenced events live; one per server, shareable between processes.
+
+    ``append`` gives gapless ``seq`` numbers per session; ``subscribe`` delivers every event after a
+    position, then live ones, to one consumer (a connection's writer).
+    """
+
+    @abc.abstractmethod
+    async def append(self, session_id: str, frame: dict[str, Any]) -> LogEntry | None:
+        """Sequence ``frame``; the new entry, or ``None`` when it was coalesced into the last one."""
+
+    @abc.abstractmethod
+    async def read(self, session_id: str, after_seq: int) -> ReplayWindow:
+        """Entries with a higher ``seq``, in order, plus the lost range if some were dropped."""
+
+    @abc.abstractmethod
+    async def ack(self, session_id: str, seq: int) -> bool:
+        """Mark everything up to ``seq`` delivered (it may be trimmed); false if ``seq`` was never issued."""
+
+    @abc.abstractmethod
+    async def last_seq(self, session_id: str) -> int: ...
+
+    @abc.abstractmethod
+    async def subscribe(self, session_id: str, after_seq: int | None, deliver: Deliver) -> Subscription:
+        """Events after ``after_seq`` (``None``: after the last acknowledged one), then live events."""
+
+    @abc.abstractmethod
+    async def unsubscribe(self, subscription: Subscription) -> None: ...
+
+    @abc.abstractmethod
+    async def drop(self, session_id: str) -> None:
+        """Forget a closed session's events."""
+
+
+class InMemoryEventLog(EventLog):
+    """Every session's log in this process's memory (several services may share one instance)."""
+
+    def __init__(self, *, max_events: int = 1000, max_bytes: int = 1 << 20) -> None:
+        self.max_events = max_events
+        self.max_bytes = max_bytes
+        self.logs: dict[str, SessionLog] = {}
+
+    def log(self, session_id: str) -> SessionLog:
+        log = self.logs.get(session_id)
+        if log is None:
+            log = self.logs[session_id] = SessionLog(session_id, max_events=self.max_events, max_bytes=self.max_bytes)
+        return log
+
+    async def append(self, session_id: str, frame: dict[str, Any]) -> LogEntry | None:
+        return self.log(session_id).append(frame)
+
+    async def read(self, session_id: str, after_seq: int) -> ReplayWindow:
+        return self.log(session_id).after(after_seq)
+
+    async def ack(self, session_id: str, seq: int) -> bool:
+        return self.log(session_id).ack(seq)
+
+    async def last_seq(self, session_id: str) -> int:
+        log = self.logs.get(session_id)
+        return 0 if log is None else log.last_seq
+
+    async def subscribe(self, session_id: str, after_seq: int | None, deliver: Deliver) -> Subscription:
+        return self.log(session_id).subscribe(after_seq, deliver)
+
+    async def unsubscribe(self, subscription: Subscription) -> None:
+        log = self.logs.get(subscription.session_id)
+        if log is not None:
+            log.unsubscribe(subscription)
+        else:
+            subscription.close()
+
+    async def drop(self, session_id: str) -> None:
+        log = self.logs.pop(session_id, None)
+        if log is not None:
+            for subscription in log.subscriptions:
+                subscription.close()
+
+    def retained(self) -> int:
+        return sum(log.retained for log in self.logs.values())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 __all__ = ["Metrics"]
@@ -29,7 +29,7 @@ class Metrics:
         self.events_sent_total += 1
         self.bytes_sent_total += size
 
-    def render(self, gauges: dict[str, Callable[[], float]]) -> str:
+    def render(self, gauges: Mapping[str, Callable[[], float]]) -> str:
         lines: list[str] = []
         for name, value in vars(self).items():
             lines += [f"# TYPE myagent_{name} counter", f"myagent_{name} {value}"]

@@ -23,6 +23,8 @@ class ServerOptions:
         max_sessions: sessions the server holds at once.
         retention_events: events retained per session for replay (unacknowledged ones included).
         retention_bytes: serialised bytes retained per session for replay.
+        lease_ttl: seconds a process's run lease on a session lasts unless renewed (renewed every third).
+        sweep_interval: most seconds between two looks for sessions whose grace period is over.
         outbound_queue_frames: frames queued for one connection before it counts as a slow consumer.
         send_llm_messages: also emit ``agent.llm_message`` for every message added to memory.
         language: language of ``show_content`` and status texts: ``zh`` (default) or ``en``.
@@ -51,6 +53,8 @@ class ServerOptions:
     state_encrypt: bool = False
     state_max_bytes: int = 100_000
     state_max_messages: int = 100
+    lease_ttl: float = 30.0
+    sweep_interval: float = 1.0
 
     @classmethod
     def from_kwargs(cls, options: dict[str, Any]) -> ServerOptions:

@@ -12,9 +12,13 @@ from typing import Any
 
 import uvicorn
 
-from myagent.ws.app import create_app
-from myagent.ws.hub import AgentFactory, Hub
+from myagent.ws.app import Gateway, build_service, create_app
+from myagent.ws.control import ControlBus
+from myagent.ws.event_log import EventLog
+from myagent.ws.lease import LeaseManager
 from myagent.ws.options import ServerOptions
+from myagent.ws.service import AgentFactory, SessionService
+from myagent.ws.store import SessionStore
 
 __all__ = ["AgentWebSocketServer"]
 
@@ -24,12 +28,13 @@ logger = logging.getLogger(__name__)
 class _Uvicorn(uvicorn.Server):
     """uvicorn that closes our connections first (1001) and exits quietly on SIGINT/SIGTERM."""
 
-    def __init__(self, config: uvicorn.Config, hub: Hub, on_started: Callable[[], None]) -> None:
+    def __init__(self, config: uvicorn.Config, gateway: Gateway, on_started: Callable[[], None]) -> None:
         super().__init__(config)
-        self.hub = hub
+        self.gateway = gateway
         self.on_started = on_started
 
     async def startup(self, sockets: Any = None) -> None:
+        await self.gateway.service.start()
         await super().startup(sockets)
         if self.started:
             self.on_started()
@@ -37,7 +42,7 @@ class _Uvicorn(uvicorn.Server):
     async def shutdown(self, sockets: Any = None) -> None:
         for server in self.servers:
             server.close()  # stop accepting first (uvicorn's shutdown closes them again: harmless)
-        await self.hub.shutdown()
+        await self.gateway.shutdown()
         # Let our connections flush their last frames and close with 1001 before uvicorn's own
         # shutdown, which would close every still-open WebSocket with 1012 instead.
         pending = set(self.server_state.tasks)
@@ -68,6 +73,9 @@ class AgentWebSocketServer:
         port: TCP port (0 picks a free one; see :attr:`port` after start).
         state_secret_key: key that signs client-held session state; from ``MYAGENT_STATE_SECRET``
             when omitted, else random (states then do not survive a restart, and a warning says so).
+        store, event_log, control, leases: storage seams shared with other processes (in-memory by
+            default; see docs/server.md).
+        node_id: this process's name among several (random when omitted).
         **options: any :class:`~myagent.ws.options.ServerOptions` field.
 
     Raises:
@@ -80,13 +88,29 @@ class AgentWebSocketServer:
         host: str = "localhost",
         port: int = 8080,
         state_secret_key: str | None = None,
+        *,
+        store: SessionStore | None = None,
+        event_log: EventLog | None = None,
+        control: ControlBus | None = None,
+        leases: LeaseManager | None = None,
+        node_id: str | None = None,
         **options: Any,
     ) -> None:
         self.host = host
         self.port = port
         self.options = ServerOptions.from_kwargs(options)
-        self.hub = Hub(agent_factory_func, self.options, state_secret_key=state_secret_key)
-        self.app = create_app(agent_factory_func, hub=self.hub)
+        self.service: SessionService = build_service(
+            agent_factory_func,
+            self.options,
+            state_secret_key=state_secret_key,
+            store=store,
+            event_log=event_log,
+            control=control,
+            leases=leases,
+            node_id=node_id,
+        )
+        self.app = create_app(agent_factory_func, service=self.service)
+        self.gateway: Gateway = self.app.state.gateway
         self._server: _Uvicorn | None = None
         self._started = asyncio.Event()
         self._stopped = asyncio.Event()
@@ -110,7 +134,7 @@ class AgentWebSocketServer:
 
     async def start_server(self, *, log_level: str | None = None) -> None:
         """Serve until shut down (SIGINT/SIGTERM or :meth:`shutdown`)."""
-        self._server = _Uvicorn(self._config(log_level), self.hub, self._note_started)
+        self._server = _Uvicorn(self._config(log_level), self.gateway, self._note_started)
         self._stopped.clear()
         try:
             await self._server.serve()
@@ -133,7 +157,7 @@ class AgentWebSocketServer:
             self._server.should_exit = True
             await self._stopped.wait()
         else:
-            await self.hub.shutdown()
+            await self.gateway.shutdown()
 
     @property
     def url(self) -> str:
@@ -144,5 +168,5 @@ class AgentWebSocketServer:
             "running": bool(self._server and self._server.started and not self._server.should_exit),
             "host": self.host,
             "port": self.port,
-            **self.hub.status(),
+            **self.gateway.status(),
         }

@@ -1,49 +1,132 @@
-"""Where live sessions are registered (in memory now; a shared store can implement the same interface)."""
+"""Session records and where they are kept: plain data a second process can read and write.
+
+A :class:`SessionRecord` holds what outlives a process: ids, owner, the resume token's hash, status,
+deadlines, the conversation checkpoint, pending confirmations and the plan context. Live objects
+(the agent, its run task, futures) stay in the process that runs the session.
+"""
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+import copy
+import hashlib
+import hmac
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
-from myagent.ws.session import Session
+__all__ = ["InMemorySessionStore", "SessionRecord", "SessionStore", "hash_token", "token_matches"]
 
-__all__ = ["InMemorySessionStore", "SessionStore"]
+Status = Literal["attached", "detached", "closed"]
+
+
+def hash_token(token: str) -> str:
+    """What a store keeps of a resume token (never the token itself)."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def token_matches(token: str, token_hash: str) -> bool:
+    return hmac.compare_digest(hash_token(token), token_hash)
+
+
+@dataclass
+class SessionRecord:
+    """A session as any process sees it.
+
+    Attributes:
+        id: the session id.
+        owner: the principal that created the session (``None`` while authentication is off).
+        resume_token_hash: :func:`hash_token` of the current resume token.
+        node_id: the process that holds the session's agent and runs it.
+        connection_id: the connection the session is attached to, if any.
+        attached_node: the process serving that connection.
+        status: attached, detached (waiting for a reconnect until ``expires_at``) or closed.
+        created_at: UNIX time of creation.
+        expires_at: UNIX time after which a detached session is closed.
+        agent_name: the agent's name.
+        conversation: the agent's messages at the last checkpoint (end of a run).
+        pending_confirmations: step ids and tool names of confirmations waiting for an answer.
+        plan_context: the Plan & Solve context at the last checkpoint.
+    """
+
+    id: str
+    resume_token_hash: str
+    node_id: str
+    owner: str | None = None
+    connection_id: str | None = None
+    attached_node: str | None = None
+    status: Status = "attached"
+    created_at: float = 0.0
+    expires_at: float | None = None
+    agent_name: str = ""
+    conversation: list[dict[str, Any]] = field(default_factory=list)
+    pending_confirmations: list[dict[str, Any]] = field(default_factory=list)
+    plan_context: dict[str, Any] | None = None
 
 
 class SessionStore(abc.ABC):
-    """Registry of live sessions by id."""
+    """Session records by id. Every method returns copies: a record is data, not a shared object."""
 
     @abc.abstractmethod
-    def add(self, session: Session) -> None: ...
+    async def put(self, record: SessionRecord) -> None:
+        """Create or replace ``record``."""
 
     @abc.abstractmethod
-    def get(self, session_id: str) -> Session | None: ...
+    async def get(self, session_id: str) -> SessionRecord | None: ...
 
     @abc.abstractmethod
-    def remove(self, session_id: str) -> Session | None: ...
+    async def delete(self, session_id: str) -> bool:
+        """Remove a record; false if it was not there (someone else removed it first)."""
 
     @abc.abstractmethod
-    def __iter__(self) -> Iterator[Session]: ...
+    async def claim_expired(self, now: float) -> list[SessionRecord]:
+        """Remove and return the detached records whose deadline has passed (each is returned to one caller)."""
 
     @abc.abstractmethod
-    def __len__(self) -> int: ...
+    async def count(self, *, node_id: str | None = None, owner: str | None = None) -> int:
+        """Live records, optionally only those run by ``node_id`` or owned by ``owner``."""
+
+    async def update(self, session_id: str, **changes: Any) -> SessionRecord | None:
+        """Change some fields of a record; ``None`` if it is gone."""
+        record = await self.get(session_id)
+        if record is None:
+            return None
+        record = replace(record, **changes)
+        await self.put(record)
+        return record
 
 
 class InMemorySessionStore(SessionStore):
+    """Records in this process's memory (several services in one process may share one instance)."""
+
     def __init__(self) -> None:
-        self._sessions: dict[str, Session] = {}
+        self._records: dict[str, SessionRecord] = {}
 
-    def add(self, session: Session) -> None:
-        self._sessions[session.id] = session
+    async def put(self, record: SessionRecord) -> None:
+        self._records[record.id] = copy.copy(record)
 
-    def get(self, session_id: str) -> Session | None:
-        return self._sessions.get(session_id)
+    async def get(self, session_id: str) -> SessionRecord | None:
+        record = self._records.get(session_id)
+        return None if record is None else copy.copy(record)
 
-    def remove(self, session_id: str) -> Session | None:
-        return self._sessions.pop(session_id, None)
+    async def delete(self, session_id: str) -> bool:
+        return self._records.pop(session_id, None) is not None
 
-    def __iter__(self) -> Iterator[Session]:
-        return iter(list(self._sessions.values()))
+    async def claim_expired(self, now: float) -> list[SessionRecord]:
+        expired = [
+            record
+            for record in self._records.values()
+            if record.status == "detached" and record.expires_at is not None and record.expires_at <= now
+        ]
+        for record in expired:
+            del self._records[record.id]
+        return expired
+
+    async def count(self, *, node_id: str | None = None, owner: str | None = None) -> int:
+        return sum(
+            1
+            for record in self._records.values()
+            if (node_id is None or record.node_id == node_id) and (owner is None or record.owner == owner)
+        )
 
     def __len__(self) -> int:
-        return len(self._sessions)
+        return len(self._records)

@@ -1,0 +1,70 @@
+"""Expiry and lease renewal: one background task per service.
+
+Deadlines live in the session records, so whichever process sweeps first closes an expired
+session. Deadlines set by this process wake the sweeper exactly when due; others are found on the
+periodic look (``options.sweep_interval``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING
+
+__all__ = ["Sweeper"]
+
+if TYPE_CHECKING:
+    from myagent.ws.service import SessionService
+
+logger = logging.getLogger(__name__)
+
+
+class Sweeper:
+    def __init__(self, service: SessionService) -> None:
+        self.service = service
+        self._deadlines: dict[str, float] = {}
+        self._wakeup = asyncio.Event()
+
+    def watch(self, session_id: str, deadline: float) -> None:
+        """A session detached here: look again at ``deadline``."""
+        self._deadlines[session_id] = deadline
+        self._wakeup.set()
+
+    def deadline(self, session_id: str) -> float | None:
+        """When a session detached here expires (``None`` if it is attached, or not watched here)."""
+        return self._deadlines.get(session_id)
+
+    def forget(self, session_id: str) -> None:
+        self._deadlines.pop(session_id, None)
+
+    def _next_wait(self) -> float:
+        options = self.service.options
+        wait = min(options.sweep_interval, options.lease_ttl / 3)
+        if self._deadlines:
+            wait = min(wait, min(self._deadlines.values()) - time.time())
+        return max(wait, 0.0)
+
+    async def run(self) -> None:
+        renew_every = self.service.options.lease_ttl / 3
+        renewed_at = time.monotonic()
+        while True:
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._next_wait())
+            try:
+                await self.sweep()
+                if time.monotonic() - renewed_at >= renew_every:
+                    renewed_at = time.monotonic()
+                    await self.service.renew_leases()
+            except Exception:  # a store failure must not end expiry for good: log, try again later
+                logger.exception("sweeper: pass failed; retrying")
+
+    async def sweep(self) -> None:
+        now = time.time()
+        for session_id, deadline in list(self._deadlines.items()):
+            if deadline <= now:
+                del self._deadlines[session_id]
+        for record in await self.service.store.claim_expired(now):
+            await self.service.expire(record)
