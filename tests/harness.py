@@ -14,6 +14,7 @@ from myagent.ws.event_log import InMemoryEventLog, SessionLog
 from myagent.ws.server import AgentWebSocketServer
 from myagent.ws.service import Attachment
 from myagent.ws.session import Session
+from tests.fakes.memory_socket import InProcessServer
 
 WAIT = 15.0  # generous upper bound for a frame to arrive; never an assertion about speed
 
@@ -43,7 +44,11 @@ class Client:
 
     @classmethod
     async def connect(cls, url: str, **kwargs: Any) -> Client:
-        client = cls(await websockets.connect(url, **kwargs))
+        """Connect over a real socket, or in-process to a ``memory://`` server (:func:`in_process_server`)."""
+        if url.startswith("memory://"):
+            client = cls(InProcessServer.registry[url].connect())  # type: ignore[arg-type]
+        else:
+            client = cls(await websockets.connect(url, **kwargs))
         connected = await client.expect("system.connected")
         assert connected["metadata"]["connection_id"]
         return client

@@ -19,7 +19,8 @@ import pytest
 
 from myagent.llm.offline import OfflineModel
 from myagent.ws.server import AgentWebSocketServer
-from tests.harness import WAIT, Client, find_session, running_server
+from tests.fakes.memory_socket import in_process_server
+from tests.harness import WAIT, Client, find_session
 from tests.test_plan_solve import THREE, Lab
 from tests.test_plan_solve_example import csv_sql, load_example
 
@@ -108,7 +109,7 @@ class Watch:
 
 @contextlib.asynccontextmanager
 async def serve(lab: Lab, **options: Any) -> AsyncIterator[Watch]:
-    async with running_server(lab.factory, **options) as server:
+    async with in_process_server(lab.factory, **options) as server:
         client = await Client.connect(server.url)
         try:
             await client.create_session()
@@ -545,7 +546,7 @@ async def test_a_sub_agent_tool_needing_confirmation_asks_the_user(approve: bool
 async def test_statistics_belong_to_each_session() -> None:
     lab = Lab([{"id": 1, "tool": "lookup"}, {"id": 2}])
     lab.hold(1, 2)
-    async with running_server(lab.factory) as server:
+    async with in_process_server(lab.factory) as server:
         first, second = await Client.connect(server.url), await Client.connect(server.url)
         try:
             await first.create_session()
@@ -580,7 +581,7 @@ async def test_signed_state_keeps_the_plan_for_a_restart_on_another_server() -> 
         await ws.send("user.request_state")
         signed = (await ws.wait("agent.state_exported"))["metadata"]["signed_state"]
     assert signed["state"]["plan_context"]["tasks"] == [{"id": 1, "title": "One"}, {"id": 2, "title": "Two"}]
-    async with running_server(lab.factory) as server:  # a new server, the same secret
+    async with in_process_server(lab.factory) as server:  # a new server, the same secret
         client = await Client.connect(server.url)
         try:
             watch = Watch(client, server)
@@ -619,7 +620,7 @@ async def test_a_state_saved_after_a_refused_plan_restores_and_plans_again() -> 
         await ws.send("user.request_state")
         signed = (await ws.wait("agent.state_exported"))["metadata"]["signed_state"]
     assert signed["state"]["plan_context"]["tasks"] == []
-    async with running_server(lab.factory) as server:
+    async with in_process_server(lab.factory) as server:
         client = await Client.connect(server.url)
         try:
             watch = Watch(client, server)
@@ -642,7 +643,7 @@ async def test_a_state_saved_after_a_refused_plan_restores_and_plans_again() -> 
 
 async def test_the_example_writes_a_report_on_the_offline_model() -> None:
     example = load_example()
-    async with running_server(lambda: example.create_agent(llm=OfflineModel())) as server:
+    async with in_process_server(lambda: example.create_agent(llm=OfflineModel())) as server:
         client = await Client.connect(server.url)
         try:
             await client.create_session()
@@ -683,7 +684,7 @@ async def test_the_example_writes_a_report_on_the_offline_model() -> None:
 
 async def test_the_example_reports_cancelled_sections_and_answers_a_generic_direct_task() -> None:
     example = load_example()
-    async with running_server(lambda: example.create_agent(llm=OfflineModel(), concurrency=1)) as server:
+    async with in_process_server(lambda: example.create_agent(llm=OfflineModel(), concurrency=1)) as server:
         client = await Client.connect(server.url)
         try:
             await client.create_session()

@@ -13,7 +13,8 @@ from myagent.agent.toolcall import ToolCallAgent
 from myagent.llm.base import Message, ModelRequest
 from myagent.llm.testing import FunctionModel, Script, ScriptedModel, ScriptedReply, call
 from myagent.tool import BaseTool, ToolResult
-from tests.harness import WAIT, Client, answer_text, events_of, running_server
+from tests.fakes.memory_socket import in_process_server
+from tests.harness import WAIT, Client, answer_text, events_of
 
 CLOSING = ("agent.final_answer", "agent.error", "agent.interrupted")
 
@@ -123,7 +124,7 @@ def assert_gapless(client: Client) -> None:
 async def test_confirmation_request_fields_and_approval_runs_the_tool() -> None:
     tool = DeleteFile()
     model = ScriptedModel([call("delete_file", {"path": "/tmp/report.txt"}, id="call_d1"), "文件已删除。"])
-    async with running_server(agent_factory(model, tool)) as server:
+    async with in_process_server(agent_factory(model, tool)) as server:
         client = await connect_with_session(server.url)
         await client.send("user.message", session_id=client.session_id, content="删除 report.txt")
         before = await client.collect_until("agent.user_confirm")
@@ -160,7 +161,7 @@ async def test_confirmation_request_fields_and_approval_runs_the_tool() -> None:
 async def test_refusal_with_a_note_never_runs_the_tool_and_tells_the_model() -> None:
     tool = DeleteFile()
     model = ScriptedModel([call("delete_file", {"path": "/etc/passwd"}, id="call_d2"), "好的，不删除。"])
-    async with running_server(agent_factory(model, tool)) as server:
+    async with in_process_server(agent_factory(model, tool)) as server:
         client = await connect_with_session(server.url)
         await client.send("user.message", session_id=client.session_id, content="删除 passwd")
         confirm = await client.expect("agent.user_confirm")
@@ -182,7 +183,7 @@ async def test_refusal_with_a_note_never_runs_the_tool_and_tells_the_model() -> 
 async def test_an_unanswered_confirmation_expires_as_a_refusal_that_says_so() -> None:
     tool = DeleteFile()
     model = ScriptedModel([call("delete_file", {"path": "/tmp/a"}, id="call_d3"), "It expired."])
-    async with running_server(agent_factory(model, tool), confirm_timeout=0.2) as server:
+    async with in_process_server(agent_factory(model, tool), confirm_timeout=0.2) as server:
         client = await connect_with_session(server.url)
         await client.send("user.message", session_id=client.session_id, content="delete /tmp/a")
         confirm = await client.expect("agent.user_confirm")
@@ -204,7 +205,7 @@ async def test_an_unanswered_confirmation_expires_as_a_refusal_that_says_so() ->
 async def test_answers_are_accepted_once_and_bad_answers_are_rejected() -> None:
     tool = DeleteFile()
     model = ScriptedModel([call("delete_file", {"path": "/tmp/b"}), "done"])
-    async with running_server(agent_factory(model, tool)) as server:
+    async with in_process_server(agent_factory(model, tool)) as server:
         client = await connect_with_session(server.url)
         await client.send("user.message", session_id=client.session_id, content="delete /tmp/b")
         confirm = await client.expect("agent.user_confirm")
@@ -243,7 +244,7 @@ async def test_two_parallel_confirmations_can_be_answered_in_reverse_order() -> 
             "One refused, one sent.",
         ]
     )
-    async with running_server(agent_factory(model, delete, mail)) as server:
+    async with in_process_server(agent_factory(model, delete, mail)) as server:
         client = await connect_with_session(server.url)
         await client.send("user.message", session_id=client.session_id, content="clean up and mail bob")
         first = await client.expect("agent.user_confirm")
@@ -268,7 +269,7 @@ async def test_two_parallel_confirmations_can_be_answered_in_reverse_order() -> 
 
 
 async def test_cancel_when_idle_is_no_active_run() -> None:
-    async with running_server(agent_factory(ScriptedModel(["hi"]))) as server:
+    async with in_process_server(agent_factory(ScriptedModel(["hi"]))) as server:
         client = await connect_with_session(server.url)
         await client.send("user.cancel", session_id=client.session_id)
         assert_error(await client.recv(), "NO_ACTIVE_RUN", "user.cancel")
@@ -290,7 +291,7 @@ async def ask_after_cancel(client: Client, model: FunctionModel | ScriptedModel)
 
 async def test_cancel_during_model_streaming() -> None:
     model = ScriptedModel([ScriptedReply("The answer is forty-two, as everyone knows.", hold_after=2), "next answer"])
-    async with running_server(agent_factory(model)) as server:
+    async with in_process_server(agent_factory(model)) as server:
         client = await connect_with_session(server.url)
         await client.send("user.message", session_id=client.session_id, content="meaning of life?")
         await asyncio.wait_for(model.holding.wait(), WAIT)
@@ -313,7 +314,7 @@ async def test_cancel_during_model_streaming() -> None:
 async def test_cancel_during_tool_execution() -> None:
     slow = SlowTool()
     model = ScriptedModel([call("slow_job", {}, id="call_slow"), "after the cancel"])
-    async with running_server(agent_factory(model, slow)) as server:
+    async with in_process_server(agent_factory(model, slow)) as server:
         client = await connect_with_session(server.url)
         await client.send("user.message", session_id=client.session_id, content="run the job")
         await asyncio.wait_for(slow.started.wait(), WAIT)
@@ -332,7 +333,7 @@ async def test_cancel_during_tool_execution() -> None:
 async def test_a_repeated_cancel_still_gives_one_interrupted() -> None:
     slow = SlowTool()
     model = ScriptedModel([call("slow_job", {}, id="call_twice"), "after"])
-    async with running_server(agent_factory(model, slow)) as server:
+    async with in_process_server(agent_factory(model, slow)) as server:
         client = await connect_with_session(server.url)
         await client.send("user.message", session_id=client.session_id, content="run the job")
         await asyncio.wait_for(slow.started.wait(), WAIT)
@@ -350,7 +351,7 @@ async def test_a_repeated_cancel_still_gives_one_interrupted() -> None:
 async def test_cancel_during_a_confirmation_wait() -> None:
     tool = DeleteFile()
     model = ScriptedModel([call("delete_file", {"path": "/tmp/d"}, id="call_d4"), "ok, moving on"])
-    async with running_server(agent_factory(model, tool)) as server:
+    async with in_process_server(agent_factory(model, tool)) as server:
         client = await connect_with_session(server.url)
         await client.send("user.message", session_id=client.session_id, content="delete /tmp/d")
         confirm = await client.expect("agent.user_confirm")
@@ -373,7 +374,7 @@ async def test_cancel_with_one_of_two_parallel_tools_finished() -> None:
     model = ScriptedModel(
         [[call("delete_file", {"path": "/x"}, id="call_fast"), call("slow_job", {}, id="call_slow2")], "fine"]
     )
-    async with running_server(agent_factory(model, delete, slow)) as server:
+    async with in_process_server(agent_factory(model, delete, slow)) as server:
         client = await connect_with_session(server.url)
         await client.send("user.message", session_id=client.session_id, content="both")
         confirm = await client.expect("agent.user_confirm")
@@ -397,7 +398,7 @@ async def test_cancel_right_after_the_message_still_closes_the_run_once() -> Non
             ScriptedReply("never finished", hold_after=0) if request.messages[-1].content == "start" else "finally"
         )
     )
-    async with running_server(agent_factory(model)) as server:
+    async with in_process_server(agent_factory(model)) as server:
         client = await connect_with_session(server.url)
         for _ in range(3):
             await client.send("user.message", session_id=client.session_id, content="start")
@@ -416,7 +417,7 @@ async def test_cancel_right_after_the_message_still_closes_the_run_once() -> Non
 async def test_closing_a_session_mid_run_interrupts_it_then_ends_it() -> None:
     slow = SlowTool()
     model = ScriptedModel([call("slow_job", {})])
-    async with running_server(agent_factory(model, slow)) as server:
+    async with in_process_server(agent_factory(model, slow)) as server:
         client = await connect_with_session(server.url)
         await client.send("user.message", session_id=client.session_id, content="go")
         await asyncio.wait_for(slow.started.wait(), WAIT)
@@ -440,7 +441,7 @@ async def test_cancel_affects_only_its_own_session() -> None:
         return f"reply to {question}"
 
     model = FunctionModel(reply)
-    async with running_server(agent_factory(model, slow)) as server:
+    async with in_process_server(agent_factory(model, slow)) as server:
         client = await Client.connect(server.url)
         a = (await client.create_session())["session_id"]
         b = (await client.create_session())["session_id"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from myagent import create_toolcall_agent
 from myagent.llm.testing import ScriptedModel, call
 from myagent.tool import BaseTool, ToolResult
-from tests.harness import Client, find_session, running_server
+from tests.fakes.memory_socket import in_process_server
+from tests.harness import Client, find_session
 from tests.test_plan_solve import Lab
 from tests.test_plan_solve_ws import serve
 
@@ -46,7 +47,7 @@ class Dangerous(BaseTool):
 
 async def test_cancelling_a_run_withdraws_its_open_confirmation() -> None:
     model = ScriptedModel([call("dangerous", {})])
-    async with running_server(lambda: create_toolcall_agent(tools=[Dangerous()], llm=model)) as server:
+    async with in_process_server(lambda: create_toolcall_agent(tools=[Dangerous()], llm=model)) as server:
         client = await Client.connect(server.url)
         await client.create_session()
         await client.send("user.message", session_id=client.session_id, content="do it")
@@ -62,7 +63,7 @@ async def test_cancelling_a_run_withdraws_its_open_confirmation() -> None:
 
 async def test_a_frame_rejected_by_validation_still_names_its_session() -> None:
     model = ScriptedModel([])
-    async with running_server(lambda: create_toolcall_agent(llm=model)) as server:
+    async with in_process_server(lambda: create_toolcall_agent(llm=model)) as server:
         client = await Client.connect(server.url)
         await client.create_session()
         first = client.session_id

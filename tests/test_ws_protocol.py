@@ -23,6 +23,7 @@ from myagent.llm.base import ModelRequest
 from myagent.llm.testing import FunctionModel, Script, ScriptedModel, ScriptedReply, call
 from myagent.protocol.catalog import CATALOG
 from myagent.tool import BaseTool, ToolResult
+from tests.fakes.memory_socket import in_process_server
 from tests.harness import WAIT, Client, answer_text, events_of, running_server
 
 CLOSING = ("agent.final_answer", "agent.error", "agent.interrupted")
@@ -126,7 +127,7 @@ async def test_system_connected_is_the_first_frame() -> None:
 
 
 async def test_connection_ids_differ_between_connections() -> None:
-    async with running_server(agent_factory(ScriptedModel([]))) as server:
+    async with in_process_server(agent_factory(ScriptedModel([]))) as server:
         a, b = await Client.connect(server.url), await Client.connect(server.url)
         assert a.frames[0]["metadata"]["connection_id"] != b.frames[0]["metadata"]["connection_id"]
         await a.close()
@@ -134,7 +135,7 @@ async def test_connection_ids_differ_between_connections() -> None:
 
 
 async def test_session_created_carries_id_resume_token_and_agent_name() -> None:
-    async with running_server(agent_factory(ScriptedModel([]), name="weather_bot")) as server:
+    async with in_process_server(agent_factory(ScriptedModel([]), name="weather_bot")) as server:
         client = await Client.connect(server.url)
         created = await client.create_session()
         other = await client.create_session()
@@ -160,7 +161,7 @@ async def test_tool_run_frames_in_order_with_their_fields() -> None:
             "北京今天晴，气温 25 度，适合出门。",
         ]
     )
-    async with running_server(agent_factory(model, tool)) as server:
+    async with in_process_server(agent_factory(model, tool)) as server:
         client = await connect_with_session(server.url)
         frames = await client.ask("北京天气怎么样？")
 
@@ -204,7 +205,7 @@ async def test_tool_run_frames_in_order_with_their_fields() -> None:
 
 async def test_seq_stays_gapless_across_runs_and_rejected_frames() -> None:
     model = ScriptedModel(["first answer", "second answer, a little longer than the first one"])
-    async with running_server(agent_factory(model)) as server:
+    async with in_process_server(agent_factory(model)) as server:
         client = await connect_with_session(server.url)
         await client.ask("one")
         await client.send("user.message", session_id=client.session_id, content=7)  # rejected
@@ -221,13 +222,15 @@ async def test_llm_messages_are_sent_only_with_the_option() -> None:
     def script() -> list[Script]:
         return [call("get_weather", {"city": "Paris"}, id="call_p"), "Sunny in Paris."]
 
-    async with running_server(agent_factory(ScriptedModel(script()), WeatherTool())) as server:
+    async with in_process_server(agent_factory(ScriptedModel(script()), WeatherTool())) as server:
         client = await connect_with_session(server.url)
         frames = await client.ask("Paris?")
         assert "agent.llm_message" not in events_of(client.frames)
         assert frames[-1]["content"] == "Sunny in Paris."
 
-    async with running_server(agent_factory(ScriptedModel(script()), WeatherTool()), send_llm_messages=True) as server:
+    async with in_process_server(
+        agent_factory(ScriptedModel(script()), WeatherTool()), send_llm_messages=True
+    ) as server:
         client = await connect_with_session(server.url)
         frames = await client.ask("Paris?")
     messages = [f for f in frames if f["event"] == "agent.llm_message"]
@@ -242,7 +245,7 @@ async def test_llm_messages_are_sent_only_with_the_option() -> None:
 
 async def test_model_failure_is_an_agent_error_and_the_session_stays_usable() -> None:
     model = ScriptedModel([ScriptedReply(error=ModelError("boom")), "recovered"])
-    async with running_server(agent_factory(model)) as server:
+    async with in_process_server(agent_factory(model)) as server:
         client = await connect_with_session(server.url)
         failed = await client.ask("first")
         assert events_of(failed) == ["agent.thinking", "agent.error"]
@@ -259,7 +262,7 @@ async def test_model_failure_is_an_agent_error_and_the_session_stays_usable() ->
 
 async def test_a_tool_that_raises_gives_an_error_result_and_the_run_still_answers() -> None:
     model = ScriptedModel([call("broken", {}, id="call_b"), "Sorry, the tool failed."])
-    async with running_server(agent_factory(model, BrokenTool())) as server:
+    async with in_process_server(agent_factory(model, BrokenTool())) as server:
         client = await connect_with_session(server.url)
         frames = await client.ask("do it")
     result = next(f for f in frames if f["event"] == "agent.tool_result")
@@ -282,7 +285,7 @@ async def test_a_failing_agent_factory_is_reported_and_the_connection_keeps_work
             raise RuntimeError("no API key")
         return create_toolcall_agent(llm=ScriptedModel(["hello"]))
 
-    async with running_server(factory) as server:
+    async with in_process_server(factory) as server:
         client = await Client.connect(server.url)
         await client.send("user.create_session")
         error = await client.expect("system.error")
@@ -295,7 +298,7 @@ async def test_a_failing_agent_factory_is_reported_and_the_connection_keeps_work
 
 async def test_second_message_during_a_run_is_session_busy_and_never_reaches_the_model() -> None:
     model = ScriptedModel([ScriptedReply("one two three four five", hold_after=1)])
-    async with running_server(agent_factory(model)) as server:
+    async with in_process_server(agent_factory(model)) as server:
         client = await connect_with_session(server.url)
         await client.send("user.message", session_id=client.session_id, content="first question")
         await asyncio.wait_for(model.holding.wait(), WAIT)
@@ -328,7 +331,7 @@ async def test_two_sessions_on_one_connection_run_concurrently_without_crosstalk
         return f"answer to {question}: " + "x" * 30
 
     model = FunctionModel(reply)
-    async with running_server(agent_factory(model, rendezvous)) as server:
+    async with in_process_server(agent_factory(model, rendezvous)) as server:
         client = await Client.connect(server.url)
         a = (await client.create_session())["session_id"]
         b = (await client.create_session())["session_id"]
@@ -356,7 +359,7 @@ async def test_two_sessions_on_one_connection_run_concurrently_without_crosstalk
 
 async def test_session_id_may_be_omitted_only_with_a_single_session() -> None:
     model = ScriptedModel(["only one"])
-    async with running_server(agent_factory(model)) as server:
+    async with in_process_server(agent_factory(model)) as server:
         client = await Client.connect(server.url)
         await client.send("user.message", content="nobody home")
         assert_error(await client.expect("system.error"), "MISSING_FIELD", "user.message")
@@ -375,7 +378,7 @@ async def test_session_id_may_be_omitted_only_with_a_single_session() -> None:
 
 
 async def test_unknown_session_id_is_session_not_found() -> None:
-    async with running_server(agent_factory(ScriptedModel([]))) as server:
+    async with in_process_server(agent_factory(ScriptedModel([]))) as server:
         client = await connect_with_session(server.url)
         attempts: list[tuple[str, dict[str, Any]]] = [
             ("user.message", {"content": "hi"}),
@@ -399,7 +402,7 @@ async def test_a_session_of_another_connection_is_not_owned_and_stays_unaffected
             else f"weather for {last_user_text(request)}"
         )
     )
-    async with running_server(agent_factory(model, tool)) as server:
+    async with in_process_server(agent_factory(model, tool)) as server:
         owner = await connect_with_session(server.url)
         intruder = await connect_with_session(server.url)
         victim = str(owner.session_id)
@@ -432,7 +435,7 @@ async def test_a_session_of_another_connection_is_not_owned_and_stays_unaffected
 
 async def test_oversized_frames_are_rejected_and_the_connection_stays_open() -> None:
     model = ScriptedModel(["small answer"])
-    async with running_server(agent_factory(model), max_message_bytes=1000) as server:
+    async with in_process_server(agent_factory(model), max_message_bytes=1000) as server:
         client = await connect_with_session(server.url)
         await client.send("user.message", session_id=client.session_id, content="a" * 2000)
         error = await client.expect("system.error")
@@ -447,7 +450,7 @@ async def test_oversized_frames_are_rejected_and_the_connection_stays_open() -> 
 
 
 async def test_binary_frames_are_rejected_and_the_connection_stays_open() -> None:
-    async with running_server(agent_factory(ScriptedModel(["fine"]))) as server:
+    async with in_process_server(agent_factory(ScriptedModel(["fine"]))) as server:
         client = await connect_with_session(server.url)
         await client.send_raw(json.dumps({"event": "user.message", "content": "hi"}).encode())
         assert_error(await client.expect("system.error"), "BINARY_NOT_SUPPORTED")
@@ -456,7 +459,7 @@ async def test_binary_frames_are_rejected_and_the_connection_stays_open() -> Non
 
 
 async def test_invalid_json_is_rejected_and_the_next_frame_works() -> None:
-    async with running_server(agent_factory(ScriptedModel(["fine"]))) as server:
+    async with in_process_server(agent_factory(ScriptedModel(["fine"]))) as server:
         client = await connect_with_session(server.url)
         await client.send_raw("{this is not json")
         error = await client.expect("system.error")
@@ -498,7 +501,7 @@ BAD_FRAMES: list[tuple[str, str, str | None]] = [
 
 async def test_every_rejected_frame_gets_an_unsequenced_system_error_and_nothing_else() -> None:
     model = ScriptedModel(["still alive"])
-    async with running_server(agent_factory(model)) as server:
+    async with in_process_server(agent_factory(model)) as server:
         client = await connect_with_session(server.url)
         for text, code, request_event in BAD_FRAMES:
             await client.send_raw(text)
@@ -530,7 +533,7 @@ def test_every_client_event_is_served() -> None:
 
 @pytest.mark.parametrize("event", sorted(PLAN_CONTROLS))
 async def test_plan_controls_on_a_plain_agent_session_are_not_supported(event: str) -> None:
-    async with running_server(agent_factory(ScriptedModel(["ok"]))) as server:
+    async with in_process_server(agent_factory(ScriptedModel(["ok"]))) as server:
         client = await connect_with_session(server.url)
         await client.send(event, session_id=client.session_id, **PLAN_CONTROLS[event])
         assert_error(await client.recv(), "NOT_SUPPORTED", event)
@@ -539,7 +542,7 @@ async def test_plan_controls_on_a_plain_agent_session_are_not_supported(event: s
 
 
 async def test_close_session_ends_it_and_later_frames_find_no_session() -> None:
-    async with running_server(agent_factory(ScriptedModel(["ok"]))) as server:
+    async with in_process_server(agent_factory(ScriptedModel(["ok"]))) as server:
         client = await connect_with_session(server.url)
         sid = str(client.session_id)
         await client.ask("hi")
@@ -562,7 +565,7 @@ async def test_close_session_ends_it_and_later_frames_find_no_session() -> None:
 
 
 async def test_ack_is_accepted_silently_in_every_placement() -> None:
-    async with running_server(agent_factory(ScriptedModel(["done", "again"]))) as server:
+    async with in_process_server(agent_factory(ScriptedModel(["done", "again"]))) as server:
         client = await connect_with_session(server.url)
         sid = str(client.session_id)
         frames = await client.ask("hi")
@@ -585,7 +588,7 @@ async def test_ack_is_accepted_silently_in_every_placement() -> None:
 
 
 async def test_ack_beyond_the_last_seq_or_with_a_malformed_id_is_rejected() -> None:
-    async with running_server(agent_factory(ScriptedModel(["done"]))) as server:
+    async with in_process_server(agent_factory(ScriptedModel(["done"]))) as server:
         client = await connect_with_session(server.url)
         sid = str(client.session_id)
         last = (await client.ask("hi"))[-1]
@@ -611,7 +614,7 @@ async def test_ack_beyond_the_last_seq_or_with_a_malformed_id_is_rejected() -> N
 
 async def test_object_content_question_reaches_the_model_as_the_user_text() -> None:
     model = ScriptedModel(["answer"])
-    async with running_server(agent_factory(model)) as server:
+    async with in_process_server(agent_factory(model)) as server:
         client = await connect_with_session(server.url)
         await client.send(
             "user.message", session_id=client.session_id, content={"question": "上海明天下雨吗？", "lang": "zh"}
@@ -624,7 +627,7 @@ async def test_object_content_question_reaches_the_model_as_the_user_text() -> N
 
 async def test_language_option_switches_show_content_and_thinking_text_to_english() -> None:
     model = ScriptedModel([call("get_weather", {"city": "Oslo"}, id="call_o"), "Cold."])
-    async with running_server(agent_factory(model, WeatherTool()), language="en") as server:
+    async with in_process_server(agent_factory(model, WeatherTool()), language="en") as server:
         client = await Client.connect(server.url)
         created = await client.create_session()
         frames = await client.ask("Oslo?")
@@ -646,7 +649,7 @@ async def test_language_option_switches_show_content_and_thinking_text_to_englis
 
 
 async def test_chinese_is_the_default_language() -> None:
-    async with running_server(agent_factory(ScriptedModel(["好的"]))) as server:
+    async with in_process_server(agent_factory(ScriptedModel(["好的"]))) as server:
         client = await Client.connect(server.url)
         created = await client.create_session()
         frames = await client.ask("你好")
@@ -660,7 +663,7 @@ async def test_chinese_is_the_default_language() -> None:
 
 async def test_client_mistakes_are_not_logged_with_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    async with running_server(agent_factory(ScriptedModel(["fine"])), max_message_bytes=120_000) as server:
+    async with in_process_server(agent_factory(ScriptedModel(["fine"])), max_message_bytes=120_000) as server:
         client = await connect_with_session(server.url)
         sid = str(client.session_id)
         mistakes: list[str | bytes] = [

@@ -43,17 +43,18 @@ def start_run(
     report it (a ``user.cancel`` read right after the ``user.message`` does that): the done callback
     closes such a run with ``agent.interrupted``.
     """
-    session.run_began = False
+    began = False
 
     async def run() -> None:
-        session.run_began = True
+        nonlocal began
+        began = True
         try:
             await drive_run(session, work, on_usage=on_usage)
         finally:
             await asyncio.shield(on_finished(session))
 
     def closed_before_start(task: asyncio.Task[None]) -> None:
-        if session.run_began or not task.cancelled():
+        if began or not task.cancelled():
             return
         reason = "user_cancel"
         try:

@@ -40,7 +40,6 @@ class Session:
         self.language = options.language
         self.confirmations = ConfirmationBook(options.confirm_timeout)
         self.run_task: asyncio.Task[None] | None = None
-        self.run_began = False
         self.created_at = time.time()
         self.closed = False
         self._append = append

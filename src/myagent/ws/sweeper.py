@@ -8,29 +8,40 @@ periodic look (``options.sweep_interval``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
+
+from myagent.ws.options import ServerOptions
+from myagent.ws.store import SessionRecord, SessionStore
 
 __all__ = ["Sweeper"]
-
-if TYPE_CHECKING:
-    from myagent.ws.service import SessionService
 
 logger = logging.getLogger(__name__)
 
 
+class Swept(Protocol):
+    """What the sweeper needs of the service it works for."""
+
+    options: ServerOptions
+    store: SessionStore
+
+    async def expire(self, record: SessionRecord) -> None: ...
+
+    async def renew_leases(self) -> None: ...
+
+
 class Sweeper:
-    def __init__(self, service: SessionService) -> None:
+    def __init__(self, service: Swept) -> None:
         self.service = service
         self._deadlines: dict[str, float] = {}
-        self._wakeup = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
 
     def watch(self, session_id: str, deadline: float) -> None:
         """A session detached here: look again at ``deadline``."""
         self._deadlines[session_id] = deadline
-        self._wakeup.set()
+        if self._waiter is not None:
+            _wake(self._waiter)
 
     def deadline(self, session_id: str) -> float | None:
         """When a session detached here expires (``None`` if it is attached, or not watched here)."""
@@ -50,9 +61,7 @@ class Sweeper:
         renew_every = self.service.options.lease_ttl / 3
         renewed_at = time.monotonic()
         while True:
-            self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._next_wait())
+            await self._sleep(self._next_wait())
             try:
                 await self.sweep()
                 if time.monotonic() - renewed_at >= renew_every:
@@ -61,6 +70,18 @@ class Sweeper:
             except Exception:  # a store failure must not end expiry for good: log, try again later
                 logger.exception("sweeper: pass failed; retrying")
 
+    async def _sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, or less if :meth:`watch` brings a deadline closer."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiter = waiter
+        timer = loop.call_later(seconds, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
     async def sweep(self) -> None:
         now = time.time()
         for session_id, deadline in list(self._deadlines.items()):
@@ -68,3 +89,8 @@ class Sweeper:
                 del self._deadlines[session_id]
         for record in await self.service.store.claim_expired(now):
             await self.service.expire(record)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -6,13 +6,14 @@ import { chartOption, chartTitle, drawChart } from "./charts.js";
 import { argsPreview, formatDuration, h, icon, isPlainObject, prettyJson } from "./dom.js";
 import { bindAttr, bindText, t } from "./i18n.js";
 import { renderMarkdown } from "./markdown.js";
+import { AgentEvents, AggregateEvents, PipelineEvents, PlanEvents, SolverEvents } from "./protocol.js";
 
 const ACTIVITY = new Set([
-  "agent.thinking",
-  "agent.tool_call",
-  "agent.user_confirm",
-  "agent.tool_result",
-  "agent.partial_answer",
+  AgentEvents.THINKING,
+  AgentEvents.TOOL_CALL,
+  AgentEvents.USER_CONFIRM,
+  AgentEvents.TOOL_RESULT,
+  AgentEvents.PARTIAL_ANSWER,
 ]);
 const PIPELINE = /^(plan|solver|aggregate|pipeline)\./;
 const TOOL_STATUSES = new Set(["running", "awaiting", "ok", "error", "invalid_arguments", "unknown_tool", "refused", "timeout", "cancelled"]);
@@ -38,9 +39,9 @@ export class ChatView {
     const last = this.records[this.records.length - 1];
     if (
       item.t === "ev" &&
-      item.f.event === "agent.partial_answer" &&
+      item.f.event === AgentEvents.PARTIAL_ANSWER &&
       last?.t === "ev" &&
-      last.f.event === "agent.partial_answer" &&
+      last.f.event === AgentEvents.PARTIAL_ANSWER &&
       textKey(last.f) === textKey(item.f)
     ) {
       // Deltas of one text are kept as one record: on screen the text matters, not the frames.
@@ -183,40 +184,40 @@ export class ChatView {
 
   handle(frame, { replaying = false } = {}) {
     const event = frame.event;
-    if (typeof frame.seq === "number" && event !== "agent.state_exported") this.record({ t: "ev", f: frame });
+    if (typeof frame.seq === "number" && event !== AgentEvents.STATE_EXPORTED) this.record({ t: "ev", f: frame });
     if (ACTIVITY.has(event) || PIPELINE.test(event)) this.ensureTurn(frame);
     const target = ACTIVITY.has(event) ? this.targetFor(frame) : this.turn;
     const main = target === this.turn;
     switch (event) {
-      case "agent.thinking":
+      case AgentEvents.THINKING:
         if (main) {
           const step = frame.metadata?.step;
           this.setStatus(step > 1 ? "turn.thinking_step" : "turn.thinking", { n: step });
         }
         break;
-      case "agent.partial_answer":
+      case AgentEvents.PARTIAL_ANSWER:
         this.appendText(target, frame, replaying);
         break;
-      case "agent.tool_call":
+      case AgentEvents.TOOL_CALL:
         this.toolCall(target, frame);
         break;
-      case "agent.user_confirm":
+      case AgentEvents.USER_CONFIRM:
         this.toolAwaiting(target, frame);
         break;
-      case "agent.tool_result":
+      case AgentEvents.TOOL_RESULT:
         this.toolResult(target, frame);
         break;
-      case "agent.final_answer":
+      case AgentEvents.FINAL_ANSWER:
         this.finalAnswer(frame);
         break;
-      case "agent.interrupted":
-      case "agent.session_end":
+      case AgentEvents.INTERRUPTED:
+      case AgentEvents.SESSION_END:
         if (this.turn) this.closeTurn("stopped", frame);
         break;
-      case "agent.error":
+      case AgentEvents.ERROR:
         this.runError(frame);
         break;
-      case "agent.state_restored":
+      case AgentEvents.STATE_RESTORED:
         this.restored(frame);
         break;
       default:
@@ -494,23 +495,23 @@ export class ChatView {
     if (task?.title && taskId !== undefined) this.taskTitles.set(String(taskId), String(task.title));
     let line = null;
     switch (frame.event) {
-      case "plan.start":
+      case PlanEvents.START:
         this.setStatus("plan.line.planning");
         break;
-      case "plan.completed": {
+      case PlanEvents.COMPLETED: {
         const tasks = Array.isArray(content.tasks) ? content.tasks : [];
         for (const item of tasks) if (isPlainObject(item) && item.id !== undefined) this.taskTitles.set(String(item.id), String(item.title ?? ""));
         line = ["plan.line.planned", { n: tasks.length }, "step"];
         break;
       }
-      case "plan.cancelled":
+      case PlanEvents.CANCELLED:
         line = ["plan.line.cancelled", {}, "warn"];
         break;
-      case "plan.coercion_error":
+      case PlanEvents.COERCION_ERROR:
         line = ["plan.line.coercion", { error: content.error || (typeof frame.content === "string" ? frame.content : "") }, "error"];
         break;
-      case "solver.start":
-      case "solver.restarted": {
+      case SolverEvents.START:
+      case SolverEvents.RESTARTED: {
         if (taskId === undefined) break;
         const group = this.group("solver", taskId);
         this.renderGroupTitle(group);
@@ -519,9 +520,9 @@ export class ChatView {
         this.setStatus("plan.line.task", { id: taskId, title: this.taskTitles.get(String(taskId)) || "", status: { $t: "plan.status.running" } });
         break;
       }
-      case "solver.completed":
-      case "solver.failed":
-      case "solver.cancelled": {
+      case SolverEvents.COMPLETED:
+      case SolverEvents.FAILED:
+      case SolverEvents.CANCELLED: {
         if (taskId === undefined) break;
         const status = frame.event.split(".")[1];
         const group = this.group("solver", taskId);
@@ -531,10 +532,10 @@ export class ChatView {
         this.setGroupStatus(group, status);
         break;
       }
-      case "aggregate.start":
+      case AggregateEvents.START:
         this.setStatus("plan.line.aggregating");
         break;
-      case "pipeline.completed":
+      case PipelineEvents.COMPLETED:
         line = ["plan.line.done", { completed: count(content.completed), failed: count(content.failed), cancelled: count(content.cancelled) }, "ok"];
         break;
       default:

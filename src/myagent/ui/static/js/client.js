@@ -9,6 +9,8 @@
 // Events (EventTarget): "status" {state, retryIn}, "frame" {frame, replayed}, "session" {session},
 // "lost" {reason, code}, "restore-failed" {code, message}, "ended" {reason}.
 
+import { AgentEvents, NoticeActions, SystemEvents, UserEvents } from "./protocol.js";
+
 const BACKOFF_FIRST_MS = 400;
 const BACKOFF_MAX_MS = 15_000;
 const ACK_EVERY_MS = 1_000;
@@ -152,7 +154,7 @@ export class AgentClient extends EventTarget {
 
   createSession() {
     this.pending = { kind: "create" };
-    if (this.connected) this.send("user.create_session", { content: "console" });
+    if (this.connected) this.send(UserEvents.CREATE_SESSION, { content: "console" });
   }
 
   /** Restore from a saved signed state; `position` is {sessionId, lastSeq, lastEventId} of the saved transcript. */
@@ -175,7 +177,7 @@ export class AgentClient extends EventTarget {
   sendRestore() {
     const content = { signed_state: this.pending.signedState };
     if (this.pending.lastEventId) content.last_event_id = this.pending.lastEventId;
-    this.send("user.reconnect_with_state", { content });
+    this.send(UserEvents.RECONNECT_WITH_STATE, { content });
   }
 
   sendReconnect() {
@@ -183,7 +185,7 @@ export class AgentClient extends EventTarget {
     const content = { resume_token: s.token };
     if (s.lastEventId) content.last_event_id = s.lastEventId;
     else content.last_seq = 0;
-    this.send("user.reconnect", { session_id: s.id, content });
+    this.send(UserEvents.RECONNECT, { session_id: s.id, content });
   }
 
   /** Take the session back from another connection that took it over. */
@@ -192,7 +194,7 @@ export class AgentClient extends EventTarget {
   }
 
   closeSession() {
-    if (this.session && this.connected && this.session.attached) this.sendToSession("user.close_session");
+    if (this.session && this.connected && this.session.attached) this.sendToSession(UserEvents.CLOSE_SESSION);
     this.forgetSession();
   }
 
@@ -208,7 +210,7 @@ export class AgentClient extends EventTarget {
   // -- receiving -----------------------------------------------------------------------------
 
   receive(frame) {
-    if (frame.event === "system.connected") {
+    if (frame.event === SystemEvents.CONNECTED) {
       this.onConnected(frame);
       return;
     }
@@ -231,7 +233,7 @@ export class AgentClient extends EventTarget {
     this.dispatchEvent(new CustomEvent("frame", { detail: { frame, replayed: false } }));
     if (this.pending?.kind === "restore") this.sendRestore();
     else if (this.session?.token) this.sendReconnect();
-    else if (this.pending?.kind === "create") this.send("user.create_session", { content: "console" });
+    else if (this.pending?.kind === "create") this.send(UserEvents.CREATE_SESSION, { content: "console" });
   }
 
   receiveSequenced(frame) {
@@ -242,8 +244,8 @@ export class AgentClient extends EventTarget {
     let session = this.session;
     if (!session || frame.session_id !== session.id) {
       const adopt =
-        (this.pending?.kind === "create" && frame.event === "agent.session_created") ||
-        (this.pending?.kind === "restore" && frame.event === "agent.state_restored");
+        (this.pending?.kind === "create" && frame.event === AgentEvents.SESSION_CREATED) ||
+        (this.pending?.kind === "restore" && frame.event === AgentEvents.STATE_RESTORED);
       if (!adopt) return; // an event of a session this page does not follow
       session = {
         id: frame.session_id,
@@ -264,7 +266,7 @@ export class AgentClient extends EventTarget {
     this.remember(frame.event_id);
     session.lastSeq = frame.seq;
     session.lastEventId = frame.event_id;
-    if (frame.event === "agent.state_restored") {
+    if (frame.event === AgentEvents.STATE_RESTORED) {
       // Re-attached original session (new sessions were adopted above).
       session.token = frame.metadata?.resume_token ?? session.token;
       session.attached = true;
@@ -272,7 +274,7 @@ export class AgentClient extends EventTarget {
       this.dispatchEvent(new CustomEvent("session", { detail: { session } }));
     }
     this.dispatchEvent(new CustomEvent("frame", { detail: { frame, replayed: false } }));
-    if (frame.event === "agent.session_end") {
+    if (frame.event === AgentEvents.SESSION_END) {
       this.dispatchEvent(new CustomEvent("ended", { detail: { reason: frame.metadata?.reason ?? "closed" } }));
       this.forgetSession();
       return;
@@ -284,25 +286,25 @@ export class AgentClient extends EventTarget {
     const meta = frame.metadata || {};
     const session = this.session;
     let replayStarts = false;
-    if (frame.event === "system.notice" && meta.action === "reconnect" && session && frame.session_id === session.id) {
+    if (frame.event === SystemEvents.NOTICE && meta.action === NoticeActions.RECONNECT && session && frame.session_id === session.id) {
       session.attached = true;
       this.replay = { sessionId: session.id, left: Number(meta.replay_count) || 0, busy: meta.busy };
       replayStarts = true;
       this.dispatchEvent(new CustomEvent("session", { detail: { session } }));
     }
-    if (frame.event === "system.notice" && meta.action === "session_taken_over" && session) {
+    if (frame.event === SystemEvents.NOTICE && meta.action === NoticeActions.SESSION_TAKEN_OVER && session) {
       session.attached = false;
       this.dispatchEvent(new CustomEvent("session", { detail: { session } }));
     }
-    if (frame.event === "system.error") {
+    if (frame.event === SystemEvents.ERROR) {
       const code = meta.error_code;
-      if (meta.request_event === "user.reconnect" && LOST_CODES.has(code)) {
+      if (meta.request_event === UserEvents.RECONNECT && LOST_CODES.has(code)) {
         this.forgetSession();
         this.dispatchEvent(new CustomEvent("lost", { detail: { code, message: frame.content } }));
-      } else if (meta.request_event === "user.reconnect_with_state") {
+      } else if (meta.request_event === UserEvents.RECONNECT_WITH_STATE) {
         this.forgetSession();
         this.dispatchEvent(new CustomEvent("restore-failed", { detail: { code, message: frame.content } }));
-      } else if (meta.request_event === "user.create_session") {
+      } else if (meta.request_event === UserEvents.CREATE_SESSION) {
         this.pending = null;
       }
     }
@@ -339,7 +341,7 @@ export class AgentClient extends EventTarget {
   flushAck() {
     const session = this.session;
     if (!session?.attached || !session.lastEventId || session.lastEventId === this.ackedEventId) return;
-    if (this.sendToSession("user.ack", { content: { last_event_id: session.lastEventId } })) {
+    if (this.sendToSession(UserEvents.ACK, { content: { last_event_id: session.lastEventId } })) {
       this.ackedEventId = session.lastEventId;
     }
   }

@@ -5,6 +5,7 @@
 
 import { focusables, h, icon, isPlainObject, prettyJson } from "./dom.js";
 import { bindAttr, bindText, t } from "./i18n.js";
+import { AgentEvents, PipelineEvents, PlanEvents, SolverEvents } from "./protocol.js";
 
 export class ConfirmDialog {
   /**
@@ -66,7 +67,7 @@ export class ConfirmDialog {
   handle(frame) {
     const meta = frame.metadata || {};
     switch (frame.event) {
-      case "agent.user_confirm": {
+      case AgentEvents.USER_CONFIRM: {
         const stepId = frame.step_id;
         if (!stepId) return;
         const existing = this.queue.find((request) => request.stepId === stepId);
@@ -82,18 +83,22 @@ export class ConfirmDialog {
         this.showNext();
         break;
       }
-      case "agent.tool_result":
+      case AgentEvents.TOOL_RESULT:
         this.drop((request) => request.meta.call_id && request.meta.call_id === meta.call_id);
         break;
-      case "solver.start":
-      case "plan.cancelled":
-      case "plan.coercion_error":
+      case AgentEvents.CONFIRMATION_WITHDRAWN:
+        this.drop((request) => request.stepId === meta.step_id);
+        break;
+      case SolverEvents.START:
+      case PlanEvents.CANCELLED:
+      case PlanEvents.COERCION_ERROR:
         this.drop((request) => request.meta.scope === "plan");
         break;
-      case "agent.final_answer":
-      case "agent.error":
-      case "agent.interrupted":
-      case "agent.session_end":
+      case AgentEvents.FINAL_ANSWER:
+      case AgentEvents.ERROR:
+      case AgentEvents.INTERRUPTED:
+      case PipelineEvents.TASKS_COMPLETED:
+      case AgentEvents.SESSION_END:
         this.drop(() => true);
         break;
       default:

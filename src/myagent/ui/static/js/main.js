@@ -8,11 +8,11 @@ import { downloadText, h, icon } from "./dom.js";
 import { applyLanguage, bindAttr, bindText, formatTime, language, setLanguage, t } from "./i18n.js";
 import { PlanView } from "./plan.js";
 import * as storage from "./storage.js";
+import { AgentEvents, NoticeActions, RUN_CLOSING_EVENTS, SystemEvents, UserEvents } from "./protocol.js";
 
 const $ = (id) => document.getElementById(id);
-const CLOSING = new Set(["agent.final_answer", "agent.error", "agent.interrupted"]);
 const RUN_ACTIVITY = /^(plan|solver|aggregate)\.|^agent\.(thinking|tool_call|tool_result|partial_answer|user_confirm)$/;
-const CONTROLS = new Set(["user.cancel_task", "user.restart_task", "user.cancel_plan", "user.replan"]);
+const CONTROLS = new Set([UserEvents.CANCEL_TASK, UserEvents.RESTART_TASK, UserEvents.CANCEL_PLAN, UserEvents.REPLAN]);
 
 class Console {
   constructor() {
@@ -61,14 +61,14 @@ class Console {
     this.chat = new ChatView(this.el.transcript, { agentName: () => this.agent.name });
     this.confirm = new ConfirmDialog($("confirm-dialog"), {
       answer: (stepId, content) => {
-        if (!this.client.ready || !this.client.sendToSession("user.response", { step_id: stepId, content })) return false;
+        if (!this.client.ready || !this.client.sendToSession(UserEvents.RESPONSE, { step_id: stepId, content })) return false;
         if (content.confirmed && Array.isArray(content.tasks)) {
           this.plan.acceptEdited(content.tasks);
           this.chat.records.push({ t: "plan", tasks: content.tasks }); // so a restore shows the edited plan
         }
         return true;
       },
-      replan: () => this.control("user.replan"),
+      replan: () => this.control(UserEvents.REPLAN),
     });
     this.plan = new PlanView($("plan-panel"), { control: (event, content) => this.control(event, content) });
   }
@@ -157,7 +157,7 @@ class Console {
     this.autosize();
     this.chat.userMessage(text);
     this.running = true;
-    if (this.client.ready) this.client.sendToSession("user.message", { content: text });
+    if (this.client.ready) this.client.sendToSession(UserEvents.MESSAGE, { content: text });
     else this.pendingMessage = text;
     this.updateControls();
   }
@@ -169,7 +169,7 @@ class Console {
       this.pendingMessage = null;
       this.chat.closeTurn("stopped");
       this.running = false;
-    } else if (this.client.ready && this.client.sendToSession("user.cancel")) {
+    } else if (this.client.ready && this.client.sendToSession(UserEvents.CANCEL)) {
       this.cancelling = true;
     }
     this.updateControls();
@@ -263,7 +263,7 @@ class Console {
       if (session?.attached && this.pendingMessage !== null) {
         const text = this.pendingMessage;
         this.pendingMessage = null;
-        client.sendToSession("user.message", { content: text });
+        client.sendToSession(UserEvents.MESSAGE, { content: text });
       }
       this.updateControls();
     });
@@ -322,33 +322,33 @@ class Console {
       this.confirm.handle(frame);
     }
     switch (frame.event) {
-      case "system.connected":
+      case SystemEvents.CONNECTED:
         this.el.serverInfo.textContent = `myagent ${meta.server_version ?? ""} · protocol ${meta.protocol_version ?? ""}`;
         break;
-      case "agent.session_created":
+      case AgentEvents.SESSION_CREATED:
         this.setAgent(meta.agent_name, meta.agent_description);
         this.hideBanner();
         break;
-      case "agent.state_restored":
+      case AgentEvents.STATE_RESTORED:
         if (meta.agent_name) this.setAgent(meta.agent_name, this.agent.description);
         this.hideBanner();
         if (meta.pending_calls > 0) this.running = true;
         break;
-      case "agent.state_exported":
+      case AgentEvents.STATE_EXPORTED:
         this.stateExported(frame);
         break;
-      case "system.notice":
+      case SystemEvents.NOTICE:
         this.notice(frame);
         break;
-      case "system.error":
+      case SystemEvents.ERROR:
         this.systemError(frame);
         break;
       default:
     }
-    if (CLOSING.has(frame.event)) {
+    if (RUN_CLOSING_EVENTS.has(frame.event)) {
       this.running = false;
       this.cancelling = false;
-      if (this.settings.autosave && frame.event !== "agent.error") this.requestState("auto");
+      if (this.settings.autosave && frame.event !== AgentEvents.ERROR) this.requestState("auto");
     } else if (sequenced && !this.running && RUN_ACTIVITY.test(frame.event)) {
       this.running = true; // a run we did not start here: a restart, a re-plan, restored pending calls
     }
@@ -358,13 +358,13 @@ class Console {
   notice(frame) {
     const meta = frame.metadata || {};
     this.plan.handle(frame);
-    if (meta.action === "reconnect") {
+    if (meta.action === NoticeActions.RECONNECT) {
       const replayed = Number(meta.replay_count) || 0;
       if (this.connectionLost) this.chat.systemLine(replayed ? "conn.back_line_replayed" : "conn.back_line", { n: replayed }, "ok");
       this.connectionLost = false;
       if (meta.busy === true) this.running = true;
       this.hideBanner("taken");
-    } else if (meta.action === "session_taken_over") {
+    } else if (meta.action === NoticeActions.SESSION_TAKEN_OVER) {
       this.showBanner("taken", "banner.taken", {}, "warn", [{ key: "banner.take_back", primary: true, run: () => this.client.takeBack() }]);
     } else if (meta.ok === false) {
       this.toast("notice.control_failed", { action: meta.action ?? "", message: frame.content ?? "" }, "error");
@@ -381,19 +381,19 @@ class Console {
       this.chat.systemLine("notice.replay_gap", { from: details.missing_from_seq, to: details.missing_to_seq }, "warn");
       return;
     }
-    if (request === "user.message") {
+    if (request === UserEvents.MESSAGE) {
       this.chat.rejectLastMessage(code === "SESSION_BUSY" ? message : message);
       this.running = false;
       this.pendingMessage = null;
       return;
     }
-    if (request === "user.cancel") {
+    if (request === UserEvents.CANCEL) {
       this.cancelling = false;
       if (code === "NO_ACTIVE_RUN") this.running = false;
       return;
     }
-    if (request === "user.ack" || request === "user.reconnect" || request === "user.reconnect_with_state") return;
-    if (request === "user.request_state") this.saveRequests.shift();
+    if (request === UserEvents.ACK || request === UserEvents.RECONNECT || request === UserEvents.RECONNECT_WITH_STATE) return;
+    if (request === UserEvents.REQUEST_STATE) this.saveRequests.shift();
     if (CONTROLS.has(request)) this.plan.controlFailed();
     this.toast("notice.error", { message: code ? `${message} (${code})` : message }, "error");
   }
@@ -414,7 +414,7 @@ class Console {
 
   requestState(kind) {
     if (!this.client.ready) return;
-    if (this.client.sendToSession("user.request_state")) this.saveRequests.push(kind);
+    if (this.client.sendToSession(UserEvents.REQUEST_STATE)) this.saveRequests.push(kind);
   }
 
   stateExported(frame) {

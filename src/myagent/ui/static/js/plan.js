@@ -4,6 +4,7 @@
 import { h, icon, isPlainObject, prettyJson } from "./dom.js";
 import { bindAttr, bindText } from "./i18n.js";
 import { renderMarkdown } from "./markdown.js";
+import { AgentEvents, AggregateEvents, PipelineEvents, PlanEvents, SolverEvents, SystemEvents, UserEvents } from "./protocol.js";
 
 const ACTIVE = new Set(["pending", "running"]);
 
@@ -42,12 +43,12 @@ export class PlanView {
       return id === undefined ? null : this.upsert(id, task);
     };
     switch (frame.event) {
-      case "plan.start":
+      case PlanEvents.START:
         this.reset();
         this.phase = "planning";
         this.question = typeof content.question === "string" ? content.question : typeof frame.content === "string" ? frame.content : "";
         break;
-      case "plan.completed":
+      case PlanEvents.COMPLETED:
         this.phase = "planned";
         this.summary = String(content.plan_summary ?? "");
         this.tasks.clear();
@@ -55,68 +56,68 @@ export class PlanView {
           if (isPlainObject(task) && task.id !== undefined) this.upsert(task.id, task);
         }
         break;
-      case "agent.user_confirm":
+      case AgentEvents.USER_CONFIRM:
         if (meta.scope !== "plan") return;
         this.phase = "review";
         if (meta.plan_summary) this.summary = String(meta.plan_summary);
         if (Array.isArray(meta.tasks) && !this.tasks.size) for (const task of meta.tasks) if (isPlainObject(task)) this.upsert(task.id, task);
         break;
-      case "plan.cancelled":
+      case PlanEvents.CANCELLED:
         this.phase = "cancelled";
         break;
-      case "plan.coercion_error":
+      case PlanEvents.COERCION_ERROR:
         this.phase = "failed";
         this.coercionError = String(content.error ?? frame.content ?? "");
         break;
-      case "solver.start": {
+      case SolverEvents.START: {
         this.phase = "solving";
         const entry = taskOf();
         if (entry) Object.assign(entry, { status: "running", error: "", busy: false });
         break;
       }
-      case "solver.restarted": {
+      case SolverEvents.RESTARTED: {
         const entry = taskOf();
         if (entry) Object.assign(entry, { status: "running", result: null, error: "", busy: false });
         if (this.phase === "done" || this.phase === "aggregating") this.phase = "solving";
         break;
       }
-      case "solver.completed": {
+      case SolverEvents.COMPLETED: {
         const entry = taskOf();
         if (entry) Object.assign(entry, { status: "completed", result: content.result ?? null, busy: false });
         break;
       }
-      case "solver.failed": {
+      case SolverEvents.FAILED: {
         const entry = taskOf();
         if (entry) Object.assign(entry, { status: "failed", error: String(content.error ?? (typeof frame.content === "string" ? frame.content : "")), busy: false });
         break;
       }
-      case "solver.cancelled": {
+      case SolverEvents.CANCELLED: {
         const entry = taskOf();
         if (entry) Object.assign(entry, { status: "cancelled", busy: false });
         break;
       }
-      case "aggregate.start":
+      case AggregateEvents.START:
         this.phase = "aggregating";
         break;
-      case "aggregate.completed":
+      case AggregateEvents.COMPLETED:
         this.aggregate = content.output ?? (typeof frame.content === "string" ? frame.content : null);
         break;
-      case "pipeline.completed":
+      case PipelineEvents.COMPLETED:
         this.phase = "done";
         this.totals = tokenTotal(content.statistics);
         break;
-      case "agent.final_answer":
-      case "agent.error":
-      case "agent.interrupted":
+      case AgentEvents.FINAL_ANSWER:
+      case AgentEvents.ERROR:
+      case AgentEvents.INTERRUPTED:
         if (!this.phase || this.phase === "done" || this.phase === "cancelled" || this.phase === "failed") return;
         if (["planning", "planned", "review"].includes(this.phase)) this.phase = "cancelled";
         else this.phase = "done";
         for (const entry of this.tasks.values()) {
-          if (ACTIVE.has(entry.status) && frame.event !== "agent.final_answer") entry.status = "cancelled";
+          if (ACTIVE.has(entry.status) && frame.event !== AgentEvents.FINAL_ANSWER) entry.status = "cancelled";
           entry.busy = false;
         }
         break;
-      case "system.notice":
+      case SystemEvents.NOTICE:
         if (["cancel_task", "restart_task"].includes(meta.action) && meta.task_id !== undefined) {
           const entry = this.tasks.get(String(meta.task_id));
           if (entry) entry.busy = false;
@@ -191,10 +192,10 @@ export class PlanView {
     if (this.totals) parts.push(bindText(h("p", { class: "plan-totals muted" }), "plan.tokens", { n: this.totals.toLocaleString() }));
     const controls = h("div", { class: "btn-row" });
     if (this.phase === "planning" || this.phase === "review") {
-      controls.append(this.button("plan.cancel_plan", "cross", () => this.actions.control("user.cancel_plan")));
+      controls.append(this.button("plan.cancel_plan", "cross", () => this.actions.control(UserEvents.CANCEL_PLAN)));
     }
     if (["review", "cancelled", "failed", "done"].includes(this.phase)) {
-      controls.append(this.button("plan.replan", "retry", () => this.actions.control("user.replan", this.question ? { question: this.question } : undefined)));
+      controls.append(this.button("plan.replan", "retry", () => this.actions.control(UserEvents.REPLAN, this.question ? { question: this.question } : undefined)));
     }
     if (controls.children.length) parts.push(controls);
     panel.replaceChildren(...parts);
@@ -220,12 +221,12 @@ export class PlanView {
     const actions = h("div", { class: "task-actions" });
     const args = { id: entry.id, title };
     if (ACTIVE.has(entry.status) && (this.phase === "solving" || this.phase === "aggregating")) {
-      const cancel = this.button("plan.cancel_task", "cross", () => this.taskControl(entry, "user.cancel_task"), "btn-xs");
+      const cancel = this.button("plan.cancel_task", "cross", () => this.taskControl(entry, UserEvents.CANCEL_TASK), "btn-xs");
       bindAttr(cancel, "aria-label", "plan.cancel_task_label", args);
       cancel.disabled = entry.busy;
       actions.append(cancel);
     } else if (!ACTIVE.has(entry.status) && ["solving", "aggregating", "done"].includes(this.phase)) {
-      const restart = this.button("plan.restart_task", "retry", () => this.taskControl(entry, "user.restart_task"), "btn-xs");
+      const restart = this.button("plan.restart_task", "retry", () => this.taskControl(entry, UserEvents.RESTART_TASK), "btn-xs");
       bindAttr(restart, "aria-label", "plan.restart_task_label", args);
       restart.disabled = entry.busy;
       actions.append(restart);
