@@ -96,8 +96,8 @@ class OfflineModel(Model):
         if results:
             text = _summarise(results, chinese)
         else:
-            previous = _previous_call(messages)
-            calls = tuple(_choose_calls(question, request.tools, _call_prefix(messages), previous))
+            tools = () if request.tool_choice == "none" else request.tools
+            calls = tuple(_choose_calls(question, tools, _call_prefix(messages), _previous_call(messages)))
             text = "" if calls else self._introduce(question, request.tools, chinese)
         for start in range(0, len(text), self.chunk_size):
             yield TextDelta(text[start : start + self.chunk_size])

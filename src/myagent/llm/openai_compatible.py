@@ -202,6 +202,8 @@ class OpenAICompatibleModel(Model):
         }
         if request.tools:
             kwargs["tools"] = cast("list[ChatCompletionToolUnionParam]", [dict(t) for t in request.tools])
+            if request.tool_choice is not None:
+                kwargs["tool_choice"] = request.tool_choice
         if max_tokens is not None:
             kwargs["max_tokens"] = max_tokens
         if temperature is not None:
