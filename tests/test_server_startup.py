@@ -86,3 +86,28 @@ def test_an_agent_file_with_broken_tools_fails_at_startup_with_one_line(
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("myagent: agent.py: cannot build an agent: ToolError")
     assert reason in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://user:sk-secret@llm.example:8443/v1?api-key=k#frag", "https://llm.example:8443/v1"),
+        ("http://127.0.0.1:11434/v1", "http://127.0.0.1:11434/v1"),
+    ],
+)
+def test_an_endpoint_is_shown_without_credentials(url: str, shown: str) -> None:
+    from myagent.llm.describe import public_endpoint
+
+    assert public_endpoint(url) == shown
+
+
+def test_a_plan_and_solve_agent_names_the_model_of_its_parts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from myagent.llm.describe import describe_model, find_model
+
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env
+    from tests.test_plan_solve_example import load_example
+
+    agent = load_example().create_agent()  # the offline model, held by the planner and the solvers
+    assert describe_model(find_model(agent)).startswith("model: OFFLINE")

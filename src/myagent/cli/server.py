@@ -68,7 +68,8 @@ async def _serve(args: argparse.Namespace) -> int:
         ConfigError: the file or the options are unusable (reported as one line, exit code 2).
     """
     from myagent.cli.loader import load_agent_factory
-    from myagent.cli.startup import build_check_agent, console_url, describe_model, find_model
+    from myagent.cli.startup import build_check_agent, console_url
+    from myagent.llm.describe import describe_model, find_model
     from myagent.llm.offline import OfflineModel
 
     factory = load_agent_factory(args.file)
