@@ -62,7 +62,8 @@ def add_chat_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="TEXT",
-        help="send TEXT (repeatable), print the answers and exit instead of chatting interactively",
+        help="send TEXT (repeatable), print the answers and exit instead of chatting interactively; "
+        "exit code 1 when a run fails or a confirmation is refused (end of input refuses at once)",
     )
 
 
