@@ -214,6 +214,12 @@ async def test_a_follow_up_with_an_enum_value_keeps_the_other_arguments(weather:
     assert "离线模式" in final(events).text
 
 
+async def test_a_new_question_starting_with_and_is_no_follow_up() -> None:
+    agent = create_toolcall_agent(llm=OfflineModel(), tools=[Clock(), StockPrice()])
+    await agent.run('股票 "AAPL" 的价格是多少？')
+    assert started(await collect(agent, "And what time is it now?")) == [("current_time", {})]
+
+
 async def test_without_an_earlier_call_a_follow_up_is_just_a_question() -> None:
     agent = create_toolcall_agent(llm=OfflineModel(), tools=[StockPrice()])
     events = await collect(agent, "MSFT呢？")

@@ -59,6 +59,7 @@ _GLOSSARY = {
 _FOLLOW_UP_ZH = re.compile(r"(?:那么?|还有|那个)?\s*(?P<subject>.+?)\s*呢")
 _FOLLOW_UP_EN = re.compile(r"(?i)(?:what about|how about|and)\s+(?P<subject>.+)")
 _MAX_SUBJECT = 20
+_MAX_SUBJECT_WORDS = 3
 #: The built-in ``terminate`` tool; the offline model ends runs with a plain answer instead.
 _TERMINATE = "terminate"
 
@@ -272,7 +273,8 @@ def _follow_up_subject(question: str) -> str | None:
     if match is None:
         return None
     subject = match.group("subject").strip(" ，,\"“”'")
-    return subject if 0 < len(subject) <= _MAX_SUBJECT else None
+    # "and what is the time?" is a new question, not a new subject
+    return subject if 0 < len(subject) <= _MAX_SUBJECT and len(subject.split()) <= _MAX_SUBJECT_WORDS else None
 
 
 def _follow_up_arguments(
