@@ -8,6 +8,7 @@ HOST ?= localhost
 .PHONY: run test lint check-generated system-deps js-deps web web-deps web-check bench docs clean
 
 $(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -c "import ensurepip, venv" 2>/dev/null || sh scripts/install-system-deps.sh venv
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[chat,crypto,redis]"

@@ -67,6 +67,22 @@ MAX_ROWS = 200  # rows one query may return
 MAX_STEPS = 50_000  # x 1000 SQLite VM instructions (well under a second): a runaway query is stopped
 ChartType = Literal["bar", "line", "pie"]
 
+#: Chinese names of the table's columns, of its values (the CSV is in English) and of the chart types:
+#: a report in Chinese shows no English word.
+ZH_NAMES = {
+    "month": "月份", "region": "地区", "product": "产品", "units": "销量", "unit_price": "单价",
+    "revenue": "销售额", "quarter": "季度", "months": "月数", "regions": "地区数", "products": "产品数",
+    "first_month": "起始月份", "last_month": "结束月份",
+    "East": "华东", "South": "华南", "North": "华北", "West": "华西",
+    "Laptop": "笔记本电脑", "Phone": "手机", "Tablet": "平板电脑", "bar": "柱状图", "line": "折线图", "pie": "饼图",
+}  # fmt: skip
+
+
+def zh_name(value: Any, zh: bool) -> Any:
+    """``value`` in Chinese when ``zh`` and a Chinese name is known, else unchanged."""
+    return ZH_NAMES.get(value, value) if zh and isinstance(value, str) else value
+
+
 # -- the database ----------------------------------------------------------------------------------
 
 
@@ -84,11 +100,12 @@ class QueryResult:
     def to_dict(self) -> dict[str, Any]:
         return {"sql": self.sql, "columns": self.columns, "rows": self.rows, "truncated": self.truncated}
 
-    def markdown(self) -> str:
-        lines = ["| " + " | ".join(self.columns) + " |", "|" + " --- |" * len(self.columns)]
-        lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in self.rows]
+    def markdown(self, zh: bool = False) -> str:
+        lines = ["| " + " | ".join(zh_name(c, zh) for c in self.columns) + " |", "|" + " --- |" * len(self.columns)]
+        lines += ["| " + " | ".join(_cell(zh_name(value, zh)) for value in row) + " |" for row in self.rows]
         if self.truncated:
-            lines.append(f"(only the first {len(self.rows)} rows are shown)")
+            shown = len(self.rows)
+            lines.append(f"（仅显示前 {shown} 行）" if zh else f"(only the first {shown} rows are shown)")
         return "\n".join(lines)
 
 
@@ -217,8 +234,9 @@ class RunSql(BaseTool):
         "(month TEXT like 2024-01, region, product, units, unit_price, revenue); returns at most 200 rows."
     )
 
-    def __init__(self, database: SalesDatabase) -> None:
+    def __init__(self, database: SalesDatabase, zh: bool = False) -> None:
         self.database = database
+        self.zh = zh  # the report's language: column names and values in Chinese
         self.history: list[QueryResult] = []  # what this tool returned, for the solver
 
     def execute(self, query: str) -> ToolResult:
@@ -232,10 +250,10 @@ class RunSql(BaseTool):
         except SqlRefused as exc:
             return ToolResult(error=str(exc))
         self.history.append(result)
-        return ToolResult(output=result.markdown(), data=result.to_dict())
+        return ToolResult(output=result.markdown(self.zh), data=result.to_dict())
 
 
-def echarts_option(result: QueryResult, chart_type: ChartType, title: str) -> dict[str, Any]:
+def echarts_option(result: QueryResult, chart_type: ChartType, title: str, zh: bool = False) -> dict[str, Any]:
     """An ECharts option: the first column gives the categories, each numeric column a series.
 
     Raises:
@@ -243,7 +261,8 @@ def echarts_option(result: QueryResult, chart_type: ChartType, title: str) -> di
     """
     if len(result.columns) < 2 or not result.rows:
         raise SqlRefused("a chart needs rows with a label column followed by at least one numeric column")
-    categories = [_cell(row[0]) for row in result.rows]
+    categories = [_cell(zh_name(row[0], zh)) for row in result.rows]
+    names = [zh_name(column, zh) for column in result.columns]
     numeric = [
         index
         for index in range(1, len(result.columns))
@@ -257,14 +276,14 @@ def echarts_option(result: QueryResult, chart_type: ChartType, title: str) -> di
         option["tooltip"] = {"trigger": "item"}
         option["legend"] = {"data": categories}
         pie = [{"name": name, "value": row[index]} for name, row in zip(categories, result.rows, strict=True)]
-        option["series"] = [{"name": result.columns[index], "type": "pie", "radius": "60%", "data": pie}]
+        option["series"] = [{"name": names[index], "type": "pie", "radius": "60%", "data": pie}]
         return option
     option["tooltip"] = {"trigger": "axis"}
-    option["legend"] = {"data": [result.columns[i] for i in numeric]}
-    option["xAxis"] = {"type": "category", "name": result.columns[0], "data": categories}
+    option["legend"] = {"data": [names[i] for i in numeric]}
+    option["xAxis"] = {"type": "category", "name": names[0], "data": categories}
     option["yAxis"] = {"type": "value"}
     option["series"] = [
-        {"name": result.columns[i], "type": chart_type, "data": [row[i] for row in result.rows]} for i in numeric
+        {"name": names[i], "type": chart_type, "data": [row[i] for row in result.rows]} for i in numeric
     ]
     return option
 
@@ -276,9 +295,10 @@ class MakeChart(BaseTool):
         "the first column gives the categories, the other numeric columns the series."
     )
 
-    def __init__(self, database: SalesDatabase, default_title: str = "") -> None:
+    def __init__(self, database: SalesDatabase, default_title: str = "", zh: bool = False) -> None:
         self.database = database
         self.default_title = default_title  # used when the model gives no title
+        self.zh = zh  # the report's language
         self.charts: list[dict[str, Any]] = []  # what this tool returned, for the solver
 
     def execute(self, query: str, chart_type: ChartType, title: str = "") -> ToolResult:
@@ -291,14 +311,21 @@ class MakeChart(BaseTool):
         """
         try:
             result = self.database.query(query)
-            title = title or self.default_title or f"{', '.join(result.columns[1:])} by {result.columns[0]}"
-            option = echarts_option(result, chart_type, title)
+            title = title or self.default_title or self._title(result.columns)
+            option = echarts_option(result, chart_type, title, self.zh)
         except SqlRefused as exc:
             return ToolResult(error=str(exc))
         chart = {"type": "echarts", "chart_type": chart_type, "title": title, "query": result.sql, "option": option}
         self.charts.append(chart)
         points = len(result.rows)
+        if self.zh:
+            return ToolResult(output=f"{zh_name(chart_type, True)}「{title}」已生成：{points} 个数据点", data=chart)
         return ToolResult(output=f"{chart_type} chart {title!r} ready: {points} points", data=chart)
+
+    def _title(self, columns: list[str]) -> str:
+        if self.zh:
+            return f"{'、'.join(zh_name(c, True) for c in columns[1:])}（按{zh_name(columns[0], True)}）"
+        return f"{', '.join(columns[1:])} by {columns[0]}"
 
 
 # -- report sections -------------------------------------------------------------------------------
@@ -436,6 +463,9 @@ class ReportPlanner(PlanAgent):
     async def plan(self, question: str, run: SubAgentRun) -> tuple[list[Any], str]:
         if isinstance(self.model, OfflineModel):
             tasks = keyword_plan(question)
+            if is_chinese(question):
+                titles = "、".join(str(t["title"]) for t in tasks)
+                return tasks, f"{len(tasks)} 个章节：{titles}（按关键词规划，离线模型）"
             return tasks, self.summarize(tasks, "") + " (keyword plan, offline model)"
         try:
             return await super().plan(question, run)
@@ -454,8 +484,10 @@ class ReportSolver(SolverAgent):
         self.model = model
         self.database = database
 
-    def section_agent(self, task: Any, chart_title: str = "") -> tuple[ToolCallAgent, RunSql, MakeChart]:
-        sql, chart = RunSql(self.database), MakeChart(self.database, chart_title)
+    def section_agent(
+        self, task: Any, chart_title: str = "", zh: bool = False
+    ) -> tuple[ToolCallAgent, RunSql, MakeChart]:
+        sql, chart = RunSql(self.database, zh), MakeChart(self.database, chart_title, zh)
         agent = create_toolcall_agent(
             name=f"section_solver_{task_id(task)}",
             llm=self.model,
@@ -466,7 +498,7 @@ class ReportSolver(SolverAgent):
         return agent, sql, chart
 
     def build_agent(self, task: Any, context: PlanContext) -> ToolCallAgent:
-        return self.section_agent(task)[0]
+        return self.section_agent(task, zh=_task_in_chinese(task, context))[0]
 
     def task_prompt(self, task: Any, context: PlanContext) -> str:
         section = section_for(task)
@@ -482,12 +514,22 @@ class ReportSolver(SolverAgent):
     async def solve(self, task: Any, context: PlanContext, run: SubAgentRun) -> dict[str, Any]:
         section = section_for(task)
         data = task_to_dict(task)
-        zh = is_chinese(context.question, str(data.get("title", "")), str(data.get("objective", "")))
-        agent, sql, chart = self.section_agent(task, section.chart_title[0 if zh else 1])
+        zh = _task_in_chinese(task, context)
+        agent, sql, chart = self.section_agent(task, section.chart_title[0 if zh else 1], zh)
         if isinstance(self.model, OfflineModel):
             # The offline model calls the tool whose words match and passes the quoted text as its argument.
-            await run.ask(agent, f'Run SQL: "{section.sql}"')
-            await run.ask(agent, f'Make a {section.chart} chart for the report from the query "{section.chart_sql}"')
+            if zh:
+                asks = (
+                    f'运行 SQL 语句："{section.sql}"',
+                    f'用查询 "{section.chart_sql}" 为报告画一张 {section.chart} 图表',
+                )
+            else:
+                asks = (
+                    f'Run SQL: "{section.sql}"',
+                    f'Make a {section.chart} chart for the report from the query "{section.chart_sql}"',
+                )
+            for ask in asks:
+                await run.ask(agent, ask)
             if not sql.history:
                 raise RuntimeError(f"the query of section {section.key!r} did not run")
             body = render_section(section, sql.history[0], zh)
@@ -504,7 +546,16 @@ class ReportSolver(SolverAgent):
 
     def summarize(self, task: Any, output: Any) -> str:
         charts = len(output.get("charts", [])) if isinstance(output, dict) else 0
+        title = str(output.get("title", "")) if isinstance(output, dict) else ""
+        if is_chinese(title):
+            return f"第 {task_id(task)} 节（{title}）已完成，{charts} 张图表"
         return f"Section {task_id(task)} ({section_for(task).key}) ready, {charts} chart(s)"
+
+
+def _task_in_chinese(task: Any, context: PlanContext) -> bool:
+    """The report follows the language of the conversation: the question, else the task's own words."""
+    data = task_to_dict(task)
+    return is_chinese(context.question, str(data.get("title", "")), str(data.get("objective", "")))
 
 
 def render_section(section: Section, result: QueryResult, zh: bool) -> str:
@@ -533,12 +584,13 @@ def render_section(section: Section, result: QueryResult, zh: bool) -> str:
         )
         lines = [header, "| --- | ---: | ---: | ---: |"]
         lines += [
-            f"| {r[key]} | {_money(r['revenue'])} | {_num(r['units'])} | {r['revenue'] / total:.1%} |" for r in rows
+            f"| {zh_name(r[key], zh)} | {_money(r['revenue'])} | {_num(r['units'])} | {r['revenue'] / total:.1%} |"
+            for r in rows
         ]
         top = rows[0]
         share = f"{top['revenue'] / total:.1%}"
         lead = (
-            f"\n\n{top[key]} 销售额最高（{_money(top['revenue'])}，占 {share}）。"
+            f"\n\n{zh_name(top[key], zh)} 销售额最高（{_money(top['revenue'])}，占 {share}）。"
             if zh
             else f"\n\n{top[key]} leads with {_money(top['revenue'])} ({share} of revenue)."
         )
@@ -576,7 +628,10 @@ def build_report(context: PlanContext, results: list[SolverRunResult]) -> str:
             lines.append(str(result.output.get("markdown", "")))
             for drawn in result.output.get("charts", []):
                 kind = drawn["chart_type"]
-                lines.append(f"*图表：{drawn['title']}（{kind}）*" if zh else f"*Chart: {drawn['title']} ({kind})*")
+                if zh:
+                    lines.append(f"*图表：{drawn['title']}（{zh_name(kind, True)}）*")
+                else:
+                    lines.append(f"*Chart: {drawn['title']} ({kind})*")
         elif result.status == "completed":
             lines.append(str(result.output))
         else:

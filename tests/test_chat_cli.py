@@ -213,6 +213,20 @@ def test_refusing_a_confirmation(weather_url: str) -> None:
     assert finished(child) == 0
 
 
+def test_ctrl_c_at_a_confirmation_prompt_loses_no_typed_line(weather_url: str) -> None:
+    child = spawn_chat(weather_url)
+    child.sendline("订阅深圳的天气预警")
+    child.expect_exact('Run subscribe_weather_alert {"city": "深圳"}? [y/n]')
+    child.sendintr()
+    child.expect_exact("interrupted (user_cancel)")
+    child.expect_exact("you> ")
+    child.sendline("北京天气怎么样")  # the first line typed after the dropped prompt reaches the agent
+    child.expect_exact("北京今天晴")
+    child.expect_exact("you> ")
+    child.sendeof()
+    assert finished(child) == 0
+
+
 def test_ctrl_c_cancels_the_run_and_twice_quits(slow_url: str) -> None:
     child = spawn_chat(slow_url)
     child.sendline("please be slow")
@@ -275,6 +289,32 @@ def test_session_file_carries_the_conversation_to_the_next_run(weather_url: str,
     assert events[0]["event"] == "agent.state_restored"
     assert events[0]["metadata"]["original_session_id"] == original  # type: ignore[index]
     assert events[-1]["event"] == "agent.final_answer"
+
+
+def test_end_of_input_refuses_a_confirmation_at_once(weather_url: str, tmp_path: Path) -> None:
+    # stdin is /dev/null: nobody can answer, so the request is refused now (not after its 300 s expiry)
+    result = run_chat(weather_url, "--json", "--message", "订阅广州的天气预警", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr  # the run was refused
+    events = json_lines(result.stdout)
+    [done] = [e for e in events if e["event"] == "agent.tool_result"]
+    assert done["metadata"]["status"] == "refused"  # type: ignore[index]
+    assert "end of input" in str(done["content"])
+    assert events[-1]["event"] == "agent.final_answer"  # the run itself went on to its end
+
+
+def test_refusing_at_the_prompt_makes_a_scripted_run_fail(weather_url: str) -> None:
+    child = pexpect.spawn(
+        CHAT[0],
+        [*CHAT[1:], weather_url, "--message", "订阅上海的天气预警"],
+        env=clean_env(),
+        encoding="utf-8",
+        timeout=WAIT,
+        dimensions=(40, 200),
+    )
+    child.expect_exact("[y/n]")
+    child.sendline("n")
+    child.expect_exact(" refused: ")
+    assert finished(child) == 1
 
 
 def test_cancel_after_interrupts_each_run(slow_url: str, tmp_path: Path) -> None:

@@ -178,3 +178,49 @@ async def test_offline_model_matches_tools_on_meaningful_words(question: str, to
         assert "12:00" in answer.text
     else:
         assert answer.text.startswith("Hello! I am MyAgent")
+
+
+class StockPrice(BaseTool):
+    name = "stock_price"
+    description = "Latest price of a stock."
+
+    async def execute(self, symbol: str) -> str:
+        return f"{symbol}: 100"
+
+
+async def test_a_chinese_question_finds_a_tool_described_in_english() -> None:
+    agent = create_toolcall_agent(llm=OfflineModel(), tools=[Clock(), StockPrice()])
+    events = await collect(agent, '股票 "AAPL" 的价格是多少？')
+    assert started(events) == [("stock_price", {"symbol": "AAPL"})]
+    assert "AAPL: 100" in final(events).text
+
+
+@pytest.mark.parametrize("follow_up", ["那 MSFT 呢？", "MSFT呢", "What about MSFT?", "and MSFT?"])
+async def test_a_follow_up_repeats_the_previous_tool_with_the_new_subject(follow_up: str) -> None:
+    agent = create_toolcall_agent(llm=OfflineModel(), tools=[Clock(), StockPrice()])
+    await agent.run('股票 "AAPL" 的价格是多少？')
+    events = await collect(agent, follow_up)
+    assert started(events) == [("stock_price", {"symbol": "MSFT"})]
+    assert "MSFT: 100" in final(events).text
+
+
+async def test_a_follow_up_with_an_enum_value_keeps_the_other_arguments(weather: types.ModuleType) -> None:
+    agent = new_agent(weather)
+    await agent.run("北京明天天气怎么样")
+    assert started(await collect(agent, "上海呢？")) == [("get_weather", {"city": "上海"})]
+    # a subject that fits no argument of the previous call is no follow-up: no call, an introduction
+    events = await collect(agent, "杭州呢？")
+    assert started(events) == []
+    assert "离线模式" in final(events).text
+
+
+async def test_a_new_question_starting_with_and_is_no_follow_up() -> None:
+    agent = create_toolcall_agent(llm=OfflineModel(), tools=[Clock(), StockPrice()])
+    await agent.run('股票 "AAPL" 的价格是多少？')
+    assert started(await collect(agent, "And what time is it now?")) == [("current_time", {})]
+
+
+async def test_without_an_earlier_call_a_follow_up_is_just_a_question() -> None:
+    agent = create_toolcall_agent(llm=OfflineModel(), tools=[StockPrice()])
+    events = await collect(agent, "MSFT呢？")
+    assert started(events) == []

@@ -658,9 +658,9 @@ async def test_the_example_writes_a_report_on_the_offline_model() -> None:
             total, units = csv_sql("SELECT SUM(revenue), SUM(units) FROM sales")[0]
             assert f"¥{total:,}" in report and f"{units:,}" in report
             for region, revenue in csv_sql("SELECT region, SUM(revenue) FROM sales GROUP BY region"):
-                assert f"| {region} | ¥{revenue:,} |" in report
+                assert f"| {example.zh_name(region, True)} | ¥{revenue:,} |" in report  # region names in Chinese
             for product, revenue in csv_sql("SELECT product, SUM(revenue) FROM sales GROUP BY product"):
-                assert f"| {product} | ¥{revenue:,} |" in report
+                assert f"| {example.zh_name(product, True)} | ¥{revenue:,} |" in report
             for month, revenue in csv_sql("SELECT month, SUM(revenue) FROM sales GROUP BY month"):
                 assert f"| {month} | ¥{revenue:,} |" in report
             positions = [report.index(f"## {n}. {t['title']}") for n, t in enumerate(tasks, start=1)]

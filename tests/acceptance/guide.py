@@ -4,8 +4,10 @@ The guide's code blocks are read from the markdown at test time and run unchange
 guide is tested as written. Blocks are found by content (language tag plus marker strings), not by
 position, so prose edits or reordered sections do not break the lookup.
 
-The guide's clients hard-code ``ws://localhost:8080``: the servers here therefore listen on port
-8080 of ``localhost``, one at a time, and a port already in use is reported as such.
+The guide's clients hard-code ``ws://localhost:8080``. The servers here listen on a free port of
+``localhost`` instead, so that the suite runs beside ``make run`` (which serves on 8080); each client
+is run with that one literal rewritten to the test server's URL (:func:`at_url`), and nothing else
+changed. The guide's server example gets the same treatment for its ``port=8080``.
 """
 
 from __future__ import annotations
@@ -28,18 +30,20 @@ from pathlib import Path
 import pytest
 
 __all__ = [
-    "GUIDE_PORT",
-    "GUIDE_URL",
+    "GUIDE_LITERAL_URL",
     "REPO",
     "WEATHER_EXAMPLE",
     "CodeBlock",
     "ServerProcess",
     "ack_snippet",
+    "at_url",
     "child_env",
     "code_blocks",
     "export_state_snippet",
     "find_block",
+    "free_port",
     "guide_path",
+    "guide_port",
     "html_client",
     "metrics",
     "node_client",
@@ -52,9 +56,9 @@ __all__ = [
 
 REPO = Path(__file__).resolve().parents[2]
 WEATHER_EXAMPLE = REPO / "examples" / "weather_agent.py"
-GUIDE_PORT = 8080
-GUIDE_URL = f"ws://localhost:{GUIDE_PORT}"
-HTTP_BASE = f"http://localhost:{GUIDE_PORT}"
+#: The server address the guide's clients hard-code; :func:`at_url` replaces it and nothing else.
+GUIDE_LITERAL_URL = "ws://localhost:8080"
+_GUIDE_LITERAL_PORT = "port=8080"
 
 # Where the guide lives: $MYAGENT_GUIDE, else the repository's docs/, else the shared seed copy.
 _GUIDE_CANDIDATES = (REPO / "docs" / "quick-start.md", Path("/work/shared/seed/quick-start.md"))
@@ -105,24 +109,35 @@ def find_block(lang: str, *markers: str) -> str:
     return matches[0]
 
 
-def html_client() -> str:
-    return find_block("html", "<!DOCTYPE html>", "new WebSocket(")
+def at_url(code: str, url: str) -> str:
+    """``code`` with the guide's server URL literal replaced by ``url`` (it must be there)."""
+    if GUIDE_LITERAL_URL not in code:
+        pytest.fail(f"the guide's client no longer contains {GUIDE_LITERAL_URL!r}: update tests/acceptance/guide.py")
+    return code.replace(GUIDE_LITERAL_URL, url)
 
 
-def node_client() -> str:
-    return find_block("javascript", "class MyAgentClient", "require('ws')")
+def html_client(url: str) -> str:
+    return at_url(find_block("html", "<!DOCTYPE html>", "new WebSocket("), url)
 
 
-def python_client() -> str:
-    return find_block("python", "class MyAgentClient", "import websockets")
+def node_client(url: str) -> str:
+    return at_url(find_block("javascript", "class MyAgentClient", "require('ws')"), url)
+
+
+def python_client(url: str) -> str:
+    return at_url(find_block("python", "class MyAgentClient", "import websockets"), url)
 
 
 def ack_snippet() -> str:
     return find_block("javascript", "user.ack", "ws.onmessage")
 
 
-def server_example() -> str:
-    return find_block("python", "class MyTool", "AgentWebSocketServer")
+def server_example(port: int) -> str:
+    """The guide's server example with its ``port=8080`` (and nothing else) changed to ``port``."""
+    code = find_block("python", "class MyTool", "AgentWebSocketServer")
+    if code.count(_GUIDE_LITERAL_PORT) != 1:
+        pytest.fail(f"the guide's server example no longer contains {_GUIDE_LITERAL_PORT!r} once")
+    return code.replace(_GUIDE_LITERAL_PORT, f"port={port}")
 
 
 def export_state_snippet() -> str:
@@ -150,14 +165,14 @@ def child_env(**extra: str) -> dict[str, str]:
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def http_get(path: str, timeout: float = 2.0) -> tuple[int, str]:
-    with _NO_PROXY.open(HTTP_BASE + path, timeout=timeout) as response:
+def http_get(port: int, path: str, timeout: float = 2.0) -> tuple[int, str]:
+    with _NO_PROXY.open(f"http://localhost:{port}{path}", timeout=timeout) as response:
         return response.status, response.read().decode()
 
 
-def metrics() -> dict[str, float]:
-    """The server's ``/metrics`` as ``{name: value}``."""
-    status, text = http_get("/metrics")
+def metrics(port: int) -> dict[str, float]:
+    """The ``/metrics`` of the server on ``port`` as ``{name: value}``."""
+    status, text = http_get(port, "/metrics")
     assert status == 200, text
     values = {}
     for line in text.splitlines():
@@ -167,21 +182,35 @@ def metrics() -> dict[str, float]:
     return values
 
 
-def _port_in_use() -> bool:
+def free_port() -> int:
+    """A TCP port nothing listens on now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def guide_port() -> int:
+    """The port of this test's server(s), and of the URL the guide's clients are pointed at."""
+    return free_port()
+
+
+def _port_in_use(port: int) -> bool:
     try:
-        with socket.create_connection(("localhost", GUIDE_PORT), timeout=1.0):
+        with socket.create_connection(("localhost", port), timeout=1.0):
             return True
     except OSError:
         return False
 
 
 class ServerProcess:
-    """A server started as its own process on localhost:8080; :meth:`stop` asserts a clean exit."""
+    """A server started as its own process on ``localhost:port``; :meth:`stop` asserts a clean exit."""
 
-    def __init__(self, argv: list[str], workdir: Path, name: str) -> None:
+    def __init__(self, argv: list[str], workdir: Path, name: str, port: int) -> None:
         self.argv = argv
         self.workdir = workdir
         self.name = name
+        self.port = port
         self.proc: subprocess.Popen[bytes] | None = None
         self.stdout_path = workdir / f"{name}.stdout"
         self.stderr_path = workdir / f"{name}.stderr"
@@ -193,12 +222,13 @@ class ServerProcess:
             parts.append(f"--- {self.name} {label} ---\n{text}")
         return "\n".join(parts)
 
+    @property
+    def url(self) -> str:
+        return f"ws://localhost:{self.port}"
+
     def start(self) -> None:
-        if _port_in_use():
-            pytest.fail(
-                f"port {GUIDE_PORT} on localhost is already in use. The guide's clients hard-code "
-                f"{GUIDE_URL}, so these acceptance tests need that port: stop whatever listens on it."
-            )
+        if _port_in_use(self.port):
+            pytest.fail(f"port {self.port} on localhost is already in use (taken since it was picked as free)")
         self.workdir.mkdir(parents=True, exist_ok=True)
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
             self.proc = subprocess.Popen(self.argv, cwd=self.workdir, env=child_env(), stdout=out, stderr=err)
@@ -206,12 +236,12 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 pytest.fail(f"{self.name} exited with code {self.proc.returncode} before serving\n{self.output()}")
             with contextlib.suppress(OSError, urllib.error.URLError):
-                status, body = http_get("/healthz", timeout=1.0)
+                status, body = http_get(self.port, "/healthz", timeout=1.0)
                 if status == 200 and json.loads(body).get("status") == "ok":
                     return
             time.sleep(READY_INTERVAL)
         self.kill()
-        pytest.fail(f"{self.name} did not answer GET /healthz on port {GUIDE_PORT}\n{self.output()}")
+        pytest.fail(f"{self.name} did not answer GET /healthz on port {self.port}\n{self.output()}")
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -244,25 +274,25 @@ class ServerProcess:
         self.stop()
 
 
-def weather_server_process(workdir: Path, *extra_args: str, name: str = "weather server") -> ServerProcess:
-    """``python -m myagent.cli.server server examples/weather_agent.py`` on localhost:8080 (not started).
+def weather_server_process(workdir: Path, *extra_args: str, port: int, name: str = "weather server") -> ServerProcess:
+    """``python -m myagent.cli.server server examples/weather_agent.py`` on ``localhost:port`` (not started).
 
     ``extra_args`` are appended to the command line (e.g. ``--state-secret-key``). ``workdir`` should
     hold no .env, so that the offline model is used whatever the developer's setup; ``name`` names
     the process in failures and its output files, so several may share ``workdir``.
     """
     argv = [sys.executable, "-m", "myagent.cli.server", "server", str(WEATHER_EXAMPLE)]
-    argv += ["--host", "localhost", "--port", str(GUIDE_PORT), *extra_args]
-    return ServerProcess(argv, workdir, name)
+    argv += ["--host", "localhost", "--port", str(port), *extra_args]
+    return ServerProcess(argv, workdir, name, port)
 
 
 @pytest.fixture
-def weather_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    """The weather example on localhost:8080 with the offline model.
+def weather_server(tmp_path: Path, guide_port: int) -> Iterator[ServerProcess]:
+    """The weather example on ``localhost:guide_port`` with the offline model.
 
     Started fresh for each test (so metrics and sessions belong to that test alone) and stopped with
     SIGINT afterwards, which must give exit code 0 and no traceback.
     """
-    server = weather_server_process(tmp_path / "server")
+    server = weather_server_process(tmp_path / "server", port=guide_port)
     with server.running():
         yield server

@@ -1,7 +1,8 @@
 """The user's guide, run as written: its Python, Node.js and browser clients against the weather example,
 its ACK snippet in the browser, and its server example.
 
-The code comes out of quick-start.md at test time (see ``guide.py``) and is never edited. Waits are
+The code comes out of quick-start.md at test time (see ``guide.py``) and is never edited, except for the
+server address it hard-codes, which points at the test's server on a free port. Waits are
 bounded: running into a bound is a failure of the client/server exchange, not a judgement on speed.
 """
 
@@ -26,18 +27,18 @@ import pytest
 import websockets
 from playwright.async_api import Browser, Page, expect
 
-from tests.acceptance.guide import (
-    GUIDE_URL,
+from tests.acceptance.guide import (  # guide_port and weather_server are fixtures
     REPO,
     ServerProcess,
     ack_snippet,
     child_env,
+    guide_port,  # noqa: F401
     html_client,
     metrics,
     node_client,
     python_client,
     server_example,
-    weather_server,  # noqa: F401  (a fixture, used through usefixtures)
+    weather_server,  # noqa: F401
 )
 
 QUESTION = "你好，请介绍一下自己"
@@ -103,10 +104,9 @@ def assert_console_conversation(seen: dict[str, str]) -> None:
     assert "weather_agent" in answer, answer  # the offline model introduces the agent by name
 
 
-@pytest.mark.usefixtures("weather_server")
-async def test_python_client_from_guide(tmp_path: Path) -> None:
+async def test_python_client_from_guide(weather_server: ServerProcess, tmp_path: Path) -> None:  # noqa: F811
     client = tmp_path / "client.py"
-    client.write_text(python_client(), encoding="utf-8")
+    client.write_text(python_client(weather_server.url), encoding="utf-8")
     seen = await run_console_client([sys.executable, "-u", str(client)], tmp_path, child_env())
     assert_console_conversation(seen)
 
@@ -132,13 +132,16 @@ def node_modules() -> Path:
 
 
 @pytest.mark.node
-@pytest.mark.usefixtures("weather_server")
-async def test_node_client_from_guide(node_modules: Path, tmp_path: Path) -> None:
+async def test_node_client_from_guide(
+    weather_server: ServerProcess,  # noqa: F811
+    node_modules: Path,
+    tmp_path: Path,
+) -> None:
     node = shutil.which("node")
     if node is None:
         pytest.fail("node is not installed: the guide's Node.js client needs Node.js 18+ (the Makefile installs it)")
     client = tmp_path / "client.js"
-    client.write_text(node_client(), encoding="utf-8")
+    client.write_text(node_client(weather_server.url), encoding="utf-8")
     seen = await run_console_client([node, str(client)], tmp_path, child_env(NODE_PATH=str(node_modules)))
     assert_console_conversation(seen)
 
@@ -187,11 +190,11 @@ class _SiteHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture
-def page_url(tmp_path: Path) -> Iterator[str]:
-    """The guide's HTML page, saved as index.html and served by a throwaway HTTP server on 127.0.0.1."""
+def page_url(tmp_path: Path, guide_port: int) -> Iterator[str]:  # noqa: F811
+    """The guide's HTML page, pointed at ``localhost:guide_port``, served by a throwaway HTTP server."""
     site = tmp_path / "site"
     site.mkdir()
-    (site / "index.html").write_text(html_client(), encoding="utf-8")
+    (site / "index.html").write_text(html_client(f"ws://localhost:{guide_port}"), encoding="utf-8")
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_SiteHandler, directory=str(site)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -259,8 +262,11 @@ ACK_POLLS = 100  # x 0.1 s for the server to drop the acknowledged events from i
 
 
 @pytest.mark.browser
-@pytest.mark.usefixtures("weather_server")
-async def test_ack_snippet_from_guide(browser: Browser, page_url: str) -> None:
+async def test_ack_snippet_from_guide(
+    weather_server: ServerProcess,  # noqa: F811
+    browser: Browser,
+    page_url: str,
+) -> None:
     async with guide_page(browser, page_url) as page:
         # The snippet replaces ws.onmessage: it belongs in the page's global scope, after connect().
         await page.add_script_tag(content=ack_snippet())
@@ -285,7 +291,7 @@ async def test_ack_snippet_from_guide(browser: Browser, page_url: str) -> None:
 
         # The server took the ACKs: every acknowledged event left its replay log, none was refused.
         for _ in range(ACK_POLLS):  # bounded polling of the server process's state
-            values = await asyncio.to_thread(metrics)
+            values = await asyncio.to_thread(metrics, weather_server.port)
             if values["myagent_retained_events"] == 0:
                 break
             await asyncio.sleep(0.1)
@@ -296,11 +302,12 @@ async def test_ack_snippet_from_guide(browser: Browser, page_url: str) -> None:
 # -- the guide's server example ---------------------------------------------------------------------
 
 
-async def test_server_example_from_guide(tmp_path: Path) -> None:
+async def test_server_example_from_guide(tmp_path: Path, guide_port: int) -> None:  # noqa: F811
     script = tmp_path / "my_agent_server.py"
-    script.write_text(server_example(), encoding="utf-8")
-    with ServerProcess([sys.executable, str(script)], tmp_path, "my_agent_server.py").running():
-        async with websockets.connect(GUIDE_URL, proxy=None, open_timeout=10) as ws:
+    script.write_text(server_example(guide_port), encoding="utf-8")
+    server = ServerProcess([sys.executable, str(script)], tmp_path, "my_agent_server.py", guide_port)
+    with server.running():
+        async with websockets.connect(server.url, proxy=None, open_timeout=10) as ws:
 
             async def recv() -> dict[str, Any]:
                 return json.loads(await asyncio.wait_for(ws.recv(), 15))

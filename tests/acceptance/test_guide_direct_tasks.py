@@ -6,8 +6,9 @@ exactly that and nothing more: it connects with the npm package ``ws``, creates 
 ``agent.session_created`` sets ``sessionId`` and evaluates the snippet text as it is. It prints every
 frame it receives (and, by wrapping ``ws.send``, every frame the snippet sends) as one JSON line.
 
-The server is ``python -m myagent.cli.server server examples/plan_solve_report.py`` on localhost:8080,
-a real process on the offline model (its working directory holds no .env).
+The server is ``python -m myagent.cli.server server examples/plan_solve_report.py`` on a free port of
+localhost (the wrapper gets its URL as its second argument), a real process on the offline model
+(its working directory holds no .env).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.acceptance.guide import GUIDE_PORT, REPO, ServerProcess, child_env, find_block
+from tests.acceptance.guide import REPO, ServerProcess, child_env, find_block, free_port
 from tests.acceptance.test_guide_clients import node_modules  # noqa: F401  (a fixture)
 
 EXAMPLE = REPO / "examples" / "plan_solve_report.py"
@@ -32,7 +33,7 @@ const fs = require('fs');
 const WebSocket = require('ws');
 
 const snippet = fs.readFileSync(process.argv[2], 'utf8');
-const ws = new WebSocket('ws://localhost:8080');
+const ws = new WebSocket(process.argv[3]);
 let sessionId = null;
 
 const send = ws.send.bind(ws);
@@ -62,9 +63,10 @@ def direct_task_snippet() -> str:
 
 
 def report_server(workdir: Path) -> ServerProcess:
+    port = free_port()
     argv = [sys.executable, "-m", "myagent.cli.server", "server", str(EXAMPLE)]
-    argv += ["--host", "localhost", "--port", str(GUIDE_PORT)]
-    return ServerProcess(argv, workdir, "plan-solve report server")
+    argv += ["--host", "localhost", "--port", str(port)]
+    return ServerProcess(argv, workdir, "plan-solve report server", port)
 
 
 async def run_until_solved(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[list[Any], list[Any], str]:
@@ -129,8 +131,9 @@ async def test_direct_task_snippet_from_guide(node_modules: Path, tmp_path: Path
     snippet = direct_task_snippet()
     (tmp_path / "snippet.js").write_text(snippet, encoding="utf-8")
     (tmp_path / "wrapper.js").write_text(WRAPPER, encoding="utf-8")
-    argv = [node, str(tmp_path / "wrapper.js"), str(tmp_path / "snippet.js")]
-    with report_server(tmp_path / "server").running():
+    server = report_server(tmp_path / "server")
+    argv = [node, str(tmp_path / "wrapper.js"), str(tmp_path / "snippet.js"), server.url]
+    with server.running():
         sent, received, transcript = await run_until_solved(argv, tmp_path, child_env(NODE_PATH=str(node_modules)))
 
     events = [f["event"] for f in received]

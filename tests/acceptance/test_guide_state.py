@@ -1,9 +1,10 @@
 """The guide's section 6 (客户端状态管理) in the browser, across a real server restart.
 
 The guide's HTML page and its two state snippets (状态导出, 状态恢复) are taken from quick-start.md
-unchanged and run in headless Chromium against ``myagent.cli.server`` processes on localhost:8080
-that share one ``--state-secret-key``: the state saved in ``localStorage`` while the first process
-ran is restored on the second one, and the conversation goes on there.
+unchanged (but for the server URL, see ``guide.py``) and run in headless Chromium against
+``myagent.cli.server`` processes that share one port of localhost and one ``--state-secret-key``:
+the state saved in ``localStorage`` while the first process ran is restored on the second one, and
+the conversation goes on there.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from playwright.async_api import Browser, ConsoleMessage, Page, expect
 from tests.acceptance.guide import (
     ServerProcess,
     export_state_snippet,
+    guide_port,  # noqa: F401  (a fixture)
     restore_state_snippet,
     weather_server_process,
 )
@@ -82,11 +84,13 @@ async def export_to_local_storage(page: Page) -> dict[str, Any]:
 async def test_state_snippets_from_guide_survive_a_server_restart(
     browser: Browser,
     page_url: str,  # noqa: F811  (the fixture imported above)
+    guide_port: int,  # noqa: F811  (the page's server port: both processes use it in turn)
     tmp_path: Path,
 ) -> None:
     workdir = tmp_path / "server"  # no .env there: the offline model, whatever the developer's setup
-    first = weather_server_process(workdir, "--state-secret-key", STATE_KEY, name="weather server 1")
-    second = weather_server_process(workdir, "--state-secret-key", STATE_KEY, name="weather server 2")
+    key = ("--state-secret-key", STATE_KEY)
+    first = weather_server_process(workdir, *key, port=guide_port, name="weather server 1")
+    second = weather_server_process(workdir, *key, port=guide_port, name="weather server 2")
     running: list[ServerProcess] = []
     try:
         first.start()

@@ -9,7 +9,7 @@ from typing import Any
 from myagent.agent.confirmation import ConfirmCallback
 from myagent.agent.toolcall import ToolCallAgent
 from myagent.config import LLMConfig
-from myagent.llm.base import Model
+from myagent.llm.base import Model, ToolChoice
 from myagent.llm.offline import OfflineModel
 from myagent.tool.base import BaseTool
 from myagent.tool.collection import ToolCollection
@@ -39,6 +39,9 @@ def create_toolcall_agent(
     tool_timeout: float | None = 120.0,
     confirm: ConfirmCallback | None = None,
     terminate_tool: bool = False,
+    next_step_prompt: str | None = None,
+    tool_choice: ToolChoice | None = None,
+    max_observe: int | None = None,
 ) -> ToolCallAgent:
     """Build a tool-calling agent.
 
@@ -55,9 +58,16 @@ def create_toolcall_agent(
         tool_timeout: seconds a tool call may take unless the tool sets its own ``timeout``.
         confirm: async callback deciding ``user_confirm`` tool calls (none: such calls are refused).
         terminate_tool: also offer the built-in ``terminate`` tool.
+        next_step_prompt: a nudge sent to the model after the conversation on every step (as a
+            system message, not stored in memory); older MyAgent agents used it.
+        tool_choice: ``"auto"``, ``"none"`` or ``"required"``, passed to the model on every call
+            (``None``: the endpoint's default).
+        max_observe: tool outputs longer than this many characters are cut for the model (clients
+            still get the whole result).
 
     Raises:
         TypeError: an unknown keyword argument (Python raises it for us).
+        ValueError: ``tool_choice`` or ``max_observe`` out of range.
         ToolError: a tool is unusable (no name, duplicate name, bad schema).
     """
     collection = ToolCollection(*(tools or ()))
@@ -77,6 +87,9 @@ def create_toolcall_agent(
         confirm=confirm,
         max_tokens=config.max_tokens if config else None,
         temperature=config.temperature if config else None,
+        next_step_prompt=next_step_prompt,
+        tool_choice=tool_choice,
+        max_observe=max_observe,
     )
 
 

@@ -28,7 +28,7 @@ from myagent.agent.events import (
 from myagent.agent.tool_runner import run_tool_call
 from myagent.agent.usage import UsageLedger
 from myagent.errors import AgentRunError, ModelError
-from myagent.llm.base import Message, Model, ModelRequest, ModelResponse, TextDelta, ToolCall
+from myagent.llm.base import Message, Model, ModelRequest, ModelResponse, TextDelta, ToolCall, ToolChoice
 from myagent.tool.base import BaseTool
 from myagent.tool.collection import ToolCollection
 from myagent.tool.result import ToolResult
@@ -61,9 +61,16 @@ class ToolCallAgent:
         confirm: ConfirmCallback | None = None,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        next_step_prompt: str | None = None,
+        tool_choice: ToolChoice | None = None,
+        max_observe: int | None = None,
     ) -> None:
         if max_steps < 1:
             raise ValueError("max_steps must be at least 1")
+        if tool_choice not in (None, "auto", "none", "required"):
+            raise ValueError(f"tool_choice must be 'auto', 'none' or 'required', not {tool_choice!r}")
+        if max_observe is not None and max_observe < 1:
+            raise ValueError("max_observe must be at least 1 (or None for no limit)")
         self.name = name
         self.description = description
         self.model = model
@@ -74,6 +81,9 @@ class ToolCallAgent:
         self.confirm = confirm
         self.max_tokens = max_tokens
         self.temperature = temperature
+        self.next_step_prompt = next_step_prompt
+        self.tool_choice = tool_choice
+        self.max_observe = max_observe
         self.memory: list[Message] = []
         self.usage = UsageLedger()
         self.current_step = 0
@@ -104,6 +114,9 @@ class ToolCallAgent:
             confirm=self.confirm,
             max_tokens=self.max_tokens,
             temperature=self.temperature,
+            next_step_prompt=self.next_step_prompt,
+            tool_choice=self.tool_choice,
+            max_observe=self.max_observe,
         )
 
     def reset(self) -> None:
@@ -152,7 +165,7 @@ class ToolCallAgent:
     def snapshot_messages(self) -> list[Message]:
         """Memory as it stands, including results of calls that already finished in an open step."""
         finished = [
-            Message("tool", str(self._open_results[call.id]), tool_call_id=call.id, name=call.name)
+            Message("tool", self._observation(self._open_results[call.id]), tool_call_id=call.id, name=call.name)
             for call in self._open_calls
             if call.id in self._open_results
         ]
@@ -238,6 +251,7 @@ class ToolCallAgent:
             tools=self.tools.to_schemas(),
             max_tokens=self.max_tokens,
             temperature=self.temperature,
+            tool_choice=self.tool_choice,
         )
         started = time.monotonic()
         partial: list[str] = []
@@ -308,7 +322,7 @@ class ToolCallAgent:
         added = []
         for call in self._open_calls:
             result = self._open_results.get(call.id)
-            content = str(result) if result is not None else CANCELLED_RESULT
+            content = self._observation(result) if result is not None else CANCELLED_RESULT
             added.append(self._remember(Message("tool", content, tool_call_id=call.id, name=call.name)))
         self._open_calls, self._open_results = [], {}
         return added
@@ -317,7 +331,17 @@ class ToolCallAgent:
 
     def _messages_for_model(self) -> list[Message]:
         system = [Message("system", self.system_prompt)] if self.system_prompt else []
-        return system + self.memory
+        # Older agents' per-step nudge: sent after the conversation on every call, never stored, and
+        # as a system message so that it is not mistaken for something the user said.
+        nudge = [Message("system", self.next_step_prompt)] if self.next_step_prompt else []
+        return system + self.memory + nudge
+
+    def _observation(self, result: ToolResult) -> str:
+        """What the model sees of a tool result: its text, cut to ``max_observe`` characters."""
+        text = str(result)
+        if self.max_observe is None or len(text) <= self.max_observe:
+            return text
+        return text[: self.max_observe] + f"\n[truncated: {self.max_observe} of {len(text)} characters shown]"
 
     def _remember(self, message: Message) -> MessageAdded:
         self.memory.append(message)

@@ -36,6 +36,8 @@ from myagent.protocol.names import AgentEvents, SolverEvents, SystemEvents
 __all__ = ["add_chat_arguments", "main", "run_chat"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: Tool-result statuses of calls that did not run because a confirmation was refused or expired.
+_REFUSED_STATUSES = frozenset({"refused", "expired"})
 RESULT_WIDTH = 80
 T = TypeVar("T")
 
@@ -60,7 +62,8 @@ def add_chat_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="TEXT",
-        help="send TEXT (repeatable), print the answers and exit instead of chatting interactively",
+        help="send TEXT (repeatable), print the answers and exit instead of chatting interactively; "
+        "exit code 1 when a run fails or a confirmation is refused (end of input refuses at once)",
     )
 
 
@@ -313,6 +316,7 @@ class ChatApp:
         self.session: Session | None = None
         self.running = False
         self.cancel_requested = False
+        self.refused = False  # a confirmation of the current run was refused (by the user, EOF or expiry)
         self.armed = False  # a Ctrl-C since the last question: the next one while idle quits
         self.prompts: set[asyncio.Task[None]] = set()
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -385,8 +389,8 @@ class ChatApp:
         return EXIT_OK if ok else EXIT_FAILED
 
     async def turn(self, session: Session, start: Callable[[], RunStream]) -> bool:
-        """One run: print its events; true when it ended with a final answer."""
-        self.running, self.cancel_requested = True, False
+        """One run: print its events; true when it ended with a final answer and nothing was refused."""
+        self.running, self.cancel_requested, self.refused = True, False, False
         loop = asyncio.get_running_loop()
         timer = None
         try:
@@ -395,7 +399,8 @@ class ChatApp:
                 timer = loop.call_later(self.args.cancel_after, lambda: self.spawn(session.cancel()))
             last = await self.until_quit(self.consume(session, stream))
             # a direct-mode Plan & Solve run ends with pipeline.tasks_completed rather than a final answer
-            return last is not None and last.name not in (AgentEvents.ERROR, AgentEvents.INTERRUPTED)
+            ended = last is not None and last.name not in (AgentEvents.ERROR, AgentEvents.INTERRUPTED)
+            return ended and not self.refused
         except ClientError as exc:
             self.out.error(str(exc))
             return False
@@ -413,6 +418,9 @@ class ChatApp:
         async for event in stream:
             self.out.event(event)
             last = event
+            result = event.tool_result()
+            if result is not None and result.status in _REFUSED_STATUSES:
+                self.refused = True
             request = event.confirm_request()
             if request is not None and not session.is_answered(request.step_id):
                 prompt = asyncio.create_task(self.ask_confirmation(session, request))
@@ -424,10 +432,14 @@ class ChatApp:
 
     async def ask_confirmation(self, session: Session, request: ConfirmRequest) -> None:
         answer = await self.read_line(f"Run {request.tool_name} {_brief_json(request.tool_args)}? [y/n] ")
-        if answer is None:
-            return
-        confirmed = answer.strip().lower() in ("y", "yes", "是", "好")
-        await session.confirm(request.step_id, confirmed, None if confirmed else "the user declined")
+        if answer is None and self.quit.is_set():
+            return  # quitting: the run is cancelled on the way out
+        confirmed = answer is not None and answer.strip().lower() in ("y", "yes", "是", "好")
+        if not confirmed:
+            self.refused = True
+        # End of input refuses at once: nobody is left to answer, so the request must not wait for its expiry.
+        note = None if confirmed else "the user declined" if answer is not None else "end of input: nobody can answer"
+        await session.confirm(request.step_id, confirmed, note)
 
     def approve(self, request: ConfirmRequest) -> bool:
         self.out.info(f"auto-confirmed {request.tool_name}")
@@ -473,11 +485,18 @@ class ChatApp:
         return line
 
     async def until_quit(self, work: Awaitable[T]) -> T | None:
-        """``work``'s result, or ``None`` (and ``work`` cancelled) once the user quits."""
+        """``work``'s result, or ``None`` (and ``work`` cancelled) once the user quits.
+
+        Cancelling the caller cancels ``work`` too: a confirmation prompt dropped after Ctrl-C must
+        not leave a reader behind that would swallow the next line the user types.
+        """
         task = asyncio.ensure_future(work)
         quitting = asyncio.ensure_future(self.quit.wait())
         try:
             await asyncio.wait({task, quitting}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            task.cancel()
+            raise
         finally:
             quitting.cancel()
         if task.done():

@@ -6,14 +6,19 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from myagent.config import env_value
 from myagent.errors import ConfigError
 
 __all__ = ["add_server_arguments", "main", "run_server"]
 
+if TYPE_CHECKING:
+    from myagent.ws.server import AgentWebSocketServer
+
 EXIT_USAGE = 2
+logger = logging.getLogger(__name__)
 
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,32 +54,63 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_server(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from myagent.cli.loader import load_agent_factory
-    from myagent.ws.server import AgentWebSocketServer
-
     try:
-        factory = load_agent_factory(args.file)
-        options = {
-            "grace_period": args.grace_period,
-            "heartbeat_interval": args.heartbeat_interval,
-            "confirm_timeout": args.confirm_timeout,
-            "language": args.language,
-            "send_llm_messages": args.send_llm_messages or _env_flag("SEND_LLM_MESSAGE"),
-            "state_previous_keys": tuple(args.state_previous_key or _env_list("MYAGENT_STATE_PREVIOUS_KEYS")) or None,
-            "state_encrypt": args.state_encrypt,
-        }
-        server = AgentWebSocketServer(
-            factory,
-            host=args.host,
-            port=args.port,
-            state_secret_key=args.state_secret_key,
-            **{k: v for k, v in options.items() if v is not None},
-        )
+        return asyncio.run(_serve(args))
     except ConfigError as exc:
         print(f"myagent: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    asyncio.run(server.start_server(log_level=args.log_level))
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    """Check the agent file, say what runs where, then serve until stopped.
+
+    Raises:
+        ConfigError: the file or the options are unusable (reported as one line, exit code 2).
+    """
+    from myagent.cli.loader import load_agent_factory
+    from myagent.cli.startup import build_check_agent, console_url
+    from myagent.llm.describe import describe_model, find_model
+    from myagent.llm.offline import OfflineModel
+
+    factory = load_agent_factory(args.file)
+    agent = await build_check_agent(factory, args.file)
+    model = find_model(agent)
+    level = logging.WARNING if isinstance(model, OfflineModel) else logging.INFO
+    logger.log(level, "agent %r from %s; %s", getattr(agent, "name", "?"), args.file, describe_model(model))
+    server = _build_server(factory, args)
+
+    async def announce_console() -> None:
+        await server.wait_started()
+        logger.info("web console: %s", console_url(args.host, server.port))
+
+    announcing = asyncio.create_task(announce_console())
+    try:
+        await server.start_server(log_level=args.log_level)
+    finally:
+        announcing.cancel()
     return 0
+
+
+def _build_server(factory: Callable[[], Any], args: argparse.Namespace) -> AgentWebSocketServer:
+    """The server with the command line's options (those left unset keep the server's defaults)."""
+    from myagent.ws.server import AgentWebSocketServer
+
+    options = {
+        "grace_period": args.grace_period,
+        "heartbeat_interval": args.heartbeat_interval,
+        "confirm_timeout": args.confirm_timeout,
+        "language": args.language,
+        "send_llm_messages": args.send_llm_messages or _env_flag("SEND_LLM_MESSAGE"),
+        "state_previous_keys": tuple(args.state_previous_key or _env_list("MYAGENT_STATE_PREVIOUS_KEYS")) or None,
+        "state_encrypt": args.state_encrypt,
+    }
+    return AgentWebSocketServer(
+        factory,
+        host=args.host,
+        port=args.port,
+        state_secret_key=args.state_secret_key,
+        **{k: v for k, v in options.items() if v is not None},
+    )
 
 
 def _env_list(name: str) -> list[str]:

@@ -22,11 +22,13 @@ __all__ = [
     "Role",
     "TextDelta",
     "ToolCall",
+    "ToolChoice",
     "Usage",
     "estimate_tokens",
 ]
 
 Role = Literal["system", "user", "assistant", "tool"]
+ToolChoice = Literal["auto", "none", "required"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,9 @@ class ModelRequest:
     tools: Sequence[Mapping[str, Any]] = ()
     max_tokens: int | None = None
     temperature: float | None = None
+    #: ``"auto"`` (the model decides), ``"none"`` (answer without tools) or ``"required"``; ``None``
+    #: leaves it to the endpoint's default (``"auto"`` when tools are offered).
+    tool_choice: ToolChoice | None = None
 
 
 @dataclass(frozen=True)

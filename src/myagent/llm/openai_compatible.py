@@ -123,6 +123,11 @@ class OpenAICompatibleModel(Model):
             temperature=config.temperature,
         )
 
+    @property
+    def base_url(self) -> str | None:
+        """The endpoint's base URL; ``None`` means the SDK's default (OpenAI's own API)."""
+        return self._base_url
+
     def __repr__(self) -> str:
         # Deliberately without the API key.
         return f"{type(self).__name__}(model={self.name!r}, base_url={self._base_url!r})"
@@ -202,6 +207,8 @@ class OpenAICompatibleModel(Model):
         }
         if request.tools:
             kwargs["tools"] = cast("list[ChatCompletionToolUnionParam]", [dict(t) for t in request.tools])
+            if request.tool_choice is not None:
+                kwargs["tool_choice"] = request.tool_choice
         if max_tokens is not None:
             kwargs["max_tokens"] = max_tokens
         if temperature is not None:

@@ -109,7 +109,7 @@ def _brief(exc: BaseException) -> str:
 def _validate(data: dict[str, Any], spec: EventSpec) -> InboundFrame:
     session_id = _optional_string(data, "session_id")
     step_id = _optional_string(data, "step_id")
-    content = data.get("content")
+    content = _lenient_content(spec.name, data.get("content"))
     if content is not None and spec.content_types and not _fits(content, spec.content_types):
         allowed = " or ".join(spec.content_types)
         raise _invalid("content", f"`content` of {spec.name} must be {allowed}, got {json_type_of(content)}")
@@ -129,6 +129,28 @@ def _validate(data: dict[str, Any], spec: EventSpec) -> InboundFrame:
     if spec.name == UserEvents.MESSAGE:
         _check_message(content, values)
     return InboundFrame(spec.name, spec, session_id, step_id, content, values)
+
+
+def _lenient_content(event: str, content: Any) -> Any:
+    """Shapes older clients send, rewritten to the catalog's shape before validation.
+
+    * ``user.solve_tasks``: a single task object (``content.tasks`` as an object, or ``content``
+      being the task itself, recognised by its ``id``) or a bare array of tasks.
+    * ``user.response``: ``approved`` as another name of ``confirmed`` (``confirmed`` wins when both are sent).
+    """
+    if event == UserEvents.SOLVE_TASKS:
+        if isinstance(content, list):
+            return {"tasks": content}
+        if isinstance(content, dict):
+            tasks = content.get("tasks")
+            if isinstance(tasks, dict):
+                return {**content, "tasks": [tasks]}
+            if tasks is None and "id" in content:
+                return {"tasks": [content]}
+    is_response = event == UserEvents.RESPONSE and isinstance(content, dict)
+    if is_response and content.get("confirmed") is None and content.get("approved") is not None:
+        return {**content, "confirmed": content["approved"]}
+    return content
 
 
 def _lookup(data: Mapping[str, Any], content: Any, spec: FieldSpec) -> tuple[bool, Any]:

@@ -4,7 +4,7 @@
 
 import { chartOption, chartTitle, drawChart } from "./charts.js";
 import { argsPreview, formatDuration, h, icon, isPlainObject, prettyJson } from "./dom.js";
-import { bindAttr, bindText, t } from "./i18n.js";
+import { bindAttr, bindText, formatClock, t } from "./i18n.js";
 import { renderMarkdown } from "./markdown.js";
 import { AgentEvents, AggregateEvents, PipelineEvents, PlanEvents, SolverEvents } from "./protocol.js";
 
@@ -570,6 +570,5 @@ function count(value) {
 function timeEl(at) {
   const date = new Date(at);
   if (Number.isNaN(date.getTime())) return null;
-  const text = date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  return h("time", { datetime: date.toISOString() }, text);
+  return h("time", { datetime: date.toISOString() }, formatClock(date));
 }

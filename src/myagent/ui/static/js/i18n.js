@@ -434,12 +434,17 @@ export function setLanguage(lang) {
   document.dispatchEvent(new CustomEvent("languagechange", { detail: current }));
 }
 
-/** A time of day in the UI language. */
+// Chinese shows the 24-hour clock ("14:05", never "下午02:05" or "02:05 PM"), whatever the browser's locale.
+function clockOptions() {
+  return current === "zh" ? { hour: "2-digit", minute: "2-digit", hourCycle: "h23" } : { hour: "2-digit", minute: "2-digit" };
+}
+
+/** A date and time of day in the UI language. */
 export function formatTime(date) {
-  return new Intl.DateTimeFormat(current === "zh" ? "zh-CN" : "en", {
-    month: "short",
-    day: "numeric",
-    hour: "2-digit",
-    minute: "2-digit",
-  }).format(date);
+  return new Intl.DateTimeFormat(current === "zh" ? "zh-CN" : "en", { month: "short", day: "numeric", ...clockOptions() }).format(date);
+}
+
+/** A time of day (hours and minutes) in the UI language. */
+export function formatClock(date) {
+  return new Intl.DateTimeFormat(current === "zh" ? "zh-CN" : "en", clockOptions()).format(date);
 }
