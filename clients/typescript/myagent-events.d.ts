@@ -71,6 +71,20 @@ export type ErrorCode =
   | "SERVER_SHUTTING_DOWN"
   | "INTERNAL_ERROR";
 
+/** A WebSocket close code the server uses (docs/protocol.md). */
+export type CloseCode =
+  | 1000
+  | 1001
+  | 1002
+  | 1007
+  | 1008
+  | 1009
+  | 1011
+  | 4008
+  | 4401
+  | 4403
+  | 4429;
+
 // -- Client → server (user.*) ----------------------------------------------------------------
 
 /** `user.create_session`: Create a session; the server answers `agent.session_created`. */
