@@ -278,6 +278,19 @@ export interface UserReplanEvent extends ClientFrameBase {
   content?: UserReplanContent | null;
 }
 
+/** `content` of `user.authenticate` when it is an object. */
+export interface UserAuthenticateContent {
+  /** The bearer token (for example a JWT). */
+  token: string;
+  [key: string]: unknown;
+}
+
+/** `user.authenticate`: Present a bearer token where headers cannot carry one (browsers): the first frame when the server requires authentication, or later to refresh a token before it expires. Accepted: `system.notice` with `action: "authenticate"`; refused: close `4401` (invalid or expired) or `4403` (another principal, or not allowed). (Answered with `NOT_SUPPORTED` by this version.) */
+export interface UserAuthenticateEvent extends ClientFrameBase {
+  event: "user.authenticate";
+  content: UserAuthenticateContent;
+}
+
 // -- Agent events (agent.*) ------------------------------------------------------------------
 
 /** `metadata` of `agent.session_created`; servers may add fields. */
@@ -849,7 +862,8 @@ export type ClientEvent =
   | UserCancelTaskEvent
   | UserRestartTaskEvent
   | UserCancelPlanEvent
-  | UserReplanEvent;
+  | UserReplanEvent
+  | UserAuthenticateEvent;
 
 /** Events that carry `seq`/`event_id` and are replayed after a resume. */
 export type SequencedEventName =
@@ -934,4 +948,5 @@ export interface ClientEventMap {
   "user.restart_task": UserRestartTaskEvent;
   "user.cancel_plan": UserCancelPlanEvent;
   "user.replan": UserReplanEvent;
+  "user.authenticate": UserAuthenticateEvent;
 }
