@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -132,3 +133,13 @@ async def test_plain_http_passes_through() -> None:
         response = await asyncio.wait_for(reader.read(), WAIT)
         writer.close()
         assert response.startswith(b"HTTP/1.1 200") and b"http ok" in response
+
+
+async def test_refusals_leave_no_error_in_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    async with gated_server(origins=OriginPolicy(), authenticator=JWTVerifier.hs256(SECRET)) as server:
+        for _ in range(3):
+            assert await refusal_status(server.url, origin="https://evil.example") == 403
+            assert await refusal_status(server.url, additional_headers={"Authorization": "Bearer junk"}) == 401
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert sum("refused WebSocket handshake" in r.getMessage() for r in caplog.records) == 6

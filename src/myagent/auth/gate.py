@@ -14,6 +14,12 @@ WebSocket handshake, in this order:
 What it learnt is put into the scope under :data:`SCOPE_KEY` as a :class:`GateResult`. HTTP
 requests pass through untouched. Refusals use the ASGI "WebSocket Denial Response" extension
 (uvicorn has it); without it a close before the upgrade is sent, which servers turn into 403.
+
+uvicorn's ``websockets-sansio`` protocol (0.54) logs "ASGI callable returned without completing
+handshake." at ERROR after every denial response (a known uvicorn bug, fix proposed upstream in
+uvicorn PR 3138). Unfiltered, every refused handshake would be an ERROR line, and a hostile
+client could flood the log. :class:`DenialLogFilter` drops exactly that line, and only for
+handshakes this gate refused; the gate installs it on ``uvicorn.error`` unless told not to.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +38,7 @@ from myagent.auth.principal import Principal, anonymous_principal
 from myagent.protocol.close_codes import HANDSHAKE_REFUSALS, CloseCodes
 from myagent.ws.limits import KeyedCounter
 
-__all__ = ["SCOPE_KEY", "GateResult", "HandshakeGate"]
+__all__ = ["SCOPE_KEY", "DenialLogFilter", "GateResult", "HandshakeGate"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +50,23 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SCOPE_KEY = "myagent.auth"
 """Where the gate leaves its :class:`GateResult` in the scope."""
+
+_UVICORN_DENIAL_NOISE = "ASGI callable returned without completing handshake."
+# Set in the task that serves a handshake this gate refused; uvicorn logs in that same task.
+_REFUSED_HERE: ContextVar[bool] = ContextVar("myagent_gate_refused", default=False)
+
+
+class DenialLogFilter(logging.Filter):
+    """Drops uvicorn's spurious ERROR after a denial response this gate sent, and nothing else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_REFUSED_HERE.get() and record.getMessage() == _UVICORN_DENIAL_NOISE)
+
+
+def _install_denial_log_filter() -> None:
+    uvicorn_errors = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, DenialLogFilter) for f in uvicorn_errors.filters):
+        uvicorn_errors.addFilter(DenialLogFilter())
 
 
 @dataclass(frozen=True)
@@ -70,6 +94,7 @@ class HandshakeGate:
         origins: the allowlist; ``None`` turns the Origin check off.
         authenticator: ``None`` keeps authentication off (the default).
         max_connections_per_principal: ``None`` for no limit.
+        filter_uvicorn_denial_noise: install :class:`DenialLogFilter` on ``uvicorn.error``.
     """
 
     def __init__(
@@ -79,7 +104,10 @@ class HandshakeGate:
         origins: OriginPolicy | None = None,
         authenticator: Authenticator | None = None,
         max_connections_per_principal: int | None = None,
+        filter_uvicorn_denial_noise: bool = True,
     ) -> None:
+        if filter_uvicorn_denial_noise:
+            _install_denial_log_filter()
         self.app = app
         self.origins = origins
         self.authenticator = authenticator
@@ -122,6 +150,7 @@ class HandshakeGate:
         self, scope: Scope, receive: Receive, send: Send, status: int, message: str, handshake: Handshake
     ) -> None:
         logger.info("refused WebSocket handshake from %s: %d %s", handshake.client_host or "?", status, message)
+        _REFUSED_HERE.set(True)
         connect = await receive()
         if connect.get("type") != "websocket.connect":
             return  # the client went away already
