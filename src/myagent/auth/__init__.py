@@ -16,6 +16,7 @@ from myagent.auth.authenticator import (
     call_authenticator,
     token_from_frame,
 )
+from myagent.auth.connection_auth import ConnectionAuth
 from myagent.auth.errors import AuthError
 from myagent.auth.handshake import Handshake, bearer_token
 from myagent.auth.loader import build_authenticator, load_authenticator
@@ -29,6 +30,7 @@ __all__ = [
     "Authenticated",
     "Authenticator",
     "AwaitFirstFrame",
+    "ConnectionAuth",
     "Handshake",
     "JWTVerifier",
     "OriginPolicy",
