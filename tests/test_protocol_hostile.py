@@ -97,6 +97,15 @@ def test_a_surrogate_pair_escape_is_a_valid_character_and_accepted() -> None:
 
 def test_raw_invalid_utf8_bytes_are_invalid_json() -> None:
     assert rejected(b'{"event":"user.cancel","session_id":"\xff"}').code == ErrorCodes.INVALID_JSON
+    # A surrogate encoded as UTF-8 bytes: json.loads alone would decode it ("surrogatepass").
+    assert rejected(b'{"event":"user.cancel","session_id":"\xed\xa0\x80"}').code == ErrorCodes.INVALID_JSON
+
+
+def test_a_raw_surrogate_in_a_str_frame_is_found_too() -> None:
+    text = '{"event":"user.cancel","session_id":"s","metadata":{"a":"\ud800"}}'  # no JSON escape: a raw surrogate
+    assert "\\" not in text
+    error = rejected(text)
+    assert (error.code, error.details["field"]) == (ErrorCodes.INVALID_FIELD, "metadata.a")
 
 
 # -- numbers ------------------------------------------------------------------------------------

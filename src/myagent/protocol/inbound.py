@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +12,7 @@ from myagent.errors import ProtocolError
 from myagent.protocol.catalog import CATALOG, EventSpec, FieldSpec
 from myagent.protocol.errors import ErrorCodes
 from myagent.protocol.names import UserEvents
-from myagent.protocol.text import find_unsafe_value, has_lone_surrogate, truncate_for_echo
+from myagent.protocol.text import find_unsafe_value, has_lone_surrogate, has_unsafe_value, truncate_for_echo
 
 __all__ = ["MAX_ID_CHARS", "MAX_SAFE_INTEGER", "InboundFrame", "decode_frame", "json_type_of", "requested_event"]
 
@@ -79,13 +80,13 @@ def decode_frame(text: str | bytes) -> InboundFrame:
     Raises:
         ProtocolError: with the code from the error table that describes the first problem found.
     """
-    data = _parse(text)
+    data, suspicious = _parse(text)
     if not isinstance(data, dict):
         raise ProtocolError(ErrorCodes.INVALID_FRAME, f"frame must be a JSON object, got {json_type_of(data)}")
     event = data.get("event")
     if not isinstance(event, str) or not event:
         raise ProtocolError(ErrorCodes.INVALID_FRAME, "frame has no string field `event`")
-    unsafe = find_unsafe_value(data)
+    unsafe = find_unsafe_value(data) if suspicious and has_unsafe_value(data) else None
     if unsafe is not None:
         raise _invalid(unsafe.path, f"`{unsafe.path}` holds a {unsafe.problem}: send valid Unicode and finite numbers")
     spec = CATALOG.get(event)
@@ -101,7 +102,7 @@ def requested_event(text: str | bytes) -> tuple[str | None, str | None]:
     :func:`truncate_for_echo`, so an error frame never repeats more than a bounded amount of input.
     """
     try:
-        data = _parse(text)
+        data, _ = _parse(text)
     except ProtocolError:
         return None, None
     if not isinstance(data, dict):
@@ -115,18 +116,47 @@ def _echoable(value: Any) -> str | None:
     return truncate_for_echo(value)
 
 
-def _parse(text: str | bytes) -> Any:
+def _parse(text: str | bytes) -> tuple[Any, bool]:
+    """The decoded value, and whether it may hold a lone surrogate or a non-finite number.
+
+    Looking at every string of a frame costs time, so it is done only when the text could have
+    produced one: an escape (a backslash: a ``\\ud800`` needs one), a raw surrogate, or a float
+    literal too large to be finite. One ``in`` test for a single character is very fast.
+    """
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        if isinstance(text, bytes | bytearray):
+            text = text.decode("utf-8")  # strict: json.loads would let encoded surrogates through
+        try:
+            data, non_finite = _STRICT.decode(text), False
+        except _NonFiniteNumber:
+            data, non_finite = _LENIENT.decode(text), True  # the walk then names the field
     except (ValueError, RecursionError) as exc:
         # ValueError covers JSONDecodeError, UnicodeDecodeError and integers too long to convert;
         # RecursionError is what deeply nested arrays/objects raise. All are the client's mistake.
         raise ProtocolError(ErrorCodes.INVALID_JSON, f"frame is not valid JSON: {_brief(exc)}") from exc
+    suspicious = non_finite or "\\" in text or has_lone_surrogate(text)
+    return data, suspicious
+
+
+class _NonFiniteNumber(Exception):
+    """A float literal such as ``1e400`` that only infinity can represent."""
 
 
 def _refuse_constant(name: str) -> Any:
     # Python's decoder accepts NaN and Infinity; JSON (RFC 8259) does not, and neither do clients.
     raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise _NonFiniteNumber(literal)
+    return value
+
+
+# Built once: json.loads with keyword arguments would build a decoder for every frame.
+_STRICT = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+_LENIENT = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 def _brief(exc: BaseException) -> str:

@@ -10,7 +10,6 @@ uses it. :func:`truncate_for_echo` bounds what an error frame repeats of the cli
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +18,7 @@ __all__ = [
     "UnsafeValue",
     "find_unsafe_value",
     "has_lone_surrogate",
+    "has_unsafe_value",
     "printable",
     "truncate_for_echo",
 ]
@@ -26,12 +26,16 @@ __all__ = [
 ECHO_LIMIT = 200
 """Characters of a client's value an error frame or log line repeats at most."""
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
 
 def has_lone_surrogate(text: str) -> bool:
     """Whether ``text`` holds a UTF-16 surrogate code point (which no valid UTF-8 text can carry)."""
-    return _SURROGATE.search(text) is not None
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")  # in C and far faster than a regular-expression search
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def printable(text: str) -> str:
@@ -67,6 +71,27 @@ class UnsafeValue:
 
     def __repr__(self) -> str:
         return f"UnsafeValue({self.path!r}, {self.problem!r})"
+
+
+def has_unsafe_value(value: Any) -> bool:
+    """Whether :func:`find_unsafe_value` would find something; much faster, as it builds no paths."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str:
+            if has_lone_surrogate(item):
+                return True
+        elif kind is dict:
+            for key, child in item.items():
+                if isinstance(key, str) and has_lone_surrogate(key):
+                    return True
+                stack.append(child)
+        elif kind is list:
+            stack.extend(item)
+        elif kind is float and not math.isfinite(item):
+            return True
+    return False
 
 
 def find_unsafe_value(value: Any, root: str = "") -> UnsafeValue | None:
