@@ -9,6 +9,8 @@ import sys
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from myagent import create_toolcall_agent
 from myagent.llm.base import Message, ToolCall
@@ -327,3 +329,28 @@ def test_a_state_bound_to_a_principal_is_refused_to_anyone_else_like_a_forgery()
     unbound = manager.sign_state(snapshot)
     assert manager.verify_state(unbound)[0]
     assert manager.verify_state(unbound, principal="alice")[1] is None  # an unbound state is no one's
+
+
+STATE_CODES = {code for code in ErrorCodes.__dict__.values() if isinstance(code, str) and code.startswith("STATE_")}
+JSONISH = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(st.characters(codec=None, categories=["Cs", "Ll", "Nd"]), max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    max_leaves=12,
+)
+ENVELOPE_FIELDS = st.sampled_from(["state", "timestamp", "signature", "version", "checksum", "encrypted"])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(ENVELOPE_FIELDS, JSONISH, max_size=6), st.booleans())
+def test_any_envelope_is_accepted_or_refused_with_a_state_code(signed: dict, fields: dict, start_genuine: bool) -> None:
+    candidate = {**signed, **fields} if start_genuine else fields
+    for manager in (StateManager("k1"), StateManager("k1", encrypt=True)):
+        ok, state, error = manager.verify_state(candidate, principal=None)
+        if ok:
+            assert state is not None and candidate["signature"] == signed["signature"]
+        else:
+            assert error is not None and error.code in STATE_CODES
