@@ -92,6 +92,12 @@ def test_handshake_view_from_an_asgi_scope() -> None:
     assert (view.origin, view.host, view.path, view.scheme) == ("null", "h:1", "/ws", "ws")
 
 
+def test_handshake_view_of_a_scope_with_nothing_in_it() -> None:
+    view = Handshake.from_scope({"type": "websocket", "client": ["10.0.0.1", None]})
+    assert view.client == ("10.0.0.1", 0) and view.headers == {} and view.cookies == {} and view.query == {}
+    assert Handshake.from_scope({"type": "websocket", "headers": [(b"cookie", b"=;;bad\x00")]}).cookies == {}
+
+
 @pytest.mark.parametrize(
     ("header", "token"),
     [

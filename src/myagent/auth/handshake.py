@@ -50,7 +50,7 @@ class Handshake:
             headers=headers,
             cookies=_cookies(headers.get("cookie", "")),
             query=query,
-            client=(str(client[0]), int(client[1])) if client else None,
+            client=(str(client[0]), int(client[1] or 0)) if client else None,
             subprotocols=tuple(scope.get("subprotocols") or ()),
             path=str(scope.get("path") or "/"),
             scheme=str(scope.get("scheme") or "ws"),
