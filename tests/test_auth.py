@@ -14,6 +14,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from myagent.auth import (
     Authenticated,
@@ -343,3 +345,16 @@ def test_build_authenticator_from_cli_options(rsa_keys: tuple[bytes, bytes], tmp
         build_authenticator(jwt_secret=SECRET, jwt_public_key_file=pem)
     with pytest.raises(ConfigError):
         build_authenticator(jwt_audience="myagent")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([b"cookie", b"authorization", b"origin", b"host", b"x"]), st.binary(max_size=60))
+    ),
+    st.binary(max_size=60),
+)
+def test_any_handshake_headers_give_a_view_and_never_raise(headers: list[tuple[bytes, bytes]], query: bytes) -> None:
+    view = Handshake.from_scope({"type": "websocket", "headers": headers, "query_string": query})
+    token = bearer_token(view)
+    assert token is None or (token and " " not in token.strip())
