@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import sys
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from myagent import create_toolcall_agent
 from myagent.llm.base import Message, ToolCall
@@ -246,3 +250,113 @@ def test_a_huge_plan_context_is_shortened_so_the_state_stays_acceptable() -> Non
     assert state["trimmed"]["plan_outputs"] == 1
     assert state["plan_context"]["results"][0]["output"].endswith("…[truncated in saved state]")
     assert [t["id"] for t in state["plan_context"]["tasks"]] == [1, 2]
+
+
+# -- hostile envelopes (issue 12) ---------------------------------------------------------------
+
+
+def test_encrypted_flag_on_a_plain_state_is_unreadable_not_an_internal_error(signed: dict) -> None:
+    manager = StateManager("k1")
+    assert refusal(manager, {**signed, "encrypted": True}) == ErrorCodes.STATE_UNREADABLE
+    assert refusal(manager, {**signed, "encrypted": "yes"}) == ErrorCodes.STATE_MALFORMED
+
+
+def test_an_encrypted_state_on_a_server_without_cryptography_is_unreadable(monkeypatch: pytest.MonkeyPatch) -> None:
+    manager = StateManager("k1", encrypt=True)
+    encrypted = manager.sign_state(manager.create_state_snapshot(make_session(conversation(1))))
+    monkeypatch.setitem(sys.modules, "cryptography.fernet", None)  # what a missing package looks like
+    assert refusal(manager, encrypted) == ErrorCodes.STATE_UNREADABLE
+
+
+def test_a_bad_ciphertext_under_a_genuine_signature_is_unreadable() -> None:
+    manager = StateManager("k1", encrypt=True)
+    forged = {"state": "gAAAA-not-a-fernet-token", "timestamp": int(time.time()), "version": STATE_VERSION}
+    forged["checksum"] = hashlib.sha256(canonical_json(forged["state"])).hexdigest()
+    forged["signature"] = manager._signature(forged, b"k1")
+    forged["encrypted"] = True
+    assert refusal(manager, forged) == ErrorCodes.STATE_UNREADABLE
+
+
+@pytest.mark.parametrize("timestamp", [float("nan"), float("inf"), float("-inf"), 10**400])
+def test_a_non_finite_timestamp_is_malformed_even_when_signed(signed: dict, timestamp: float) -> None:
+    manager = StateManager("k1")
+    resigned = {**signed, "timestamp": timestamp}
+    if not isinstance(timestamp, int):
+        resigned["signature"] = manager._signature(resigned, b"k1")  # NaN would otherwise never expire
+    assert refusal(manager, resigned) == ErrorCodes.STATE_MALFORMED
+
+
+def test_the_same_envelope_from_the_wire_with_a_nan_timestamp_is_refused(signed: dict) -> None:
+    text = json.dumps({**signed, "timestamp": float("nan")})  # Python's json writes NaN
+    assert refusal(StateManager("k1"), json.loads(text)) == ErrorCodes.STATE_MALFORMED
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"checksum": "é" * 64}, ErrorCodes.STATE_CHECKSUM_MISMATCH),
+        ({"checksum": "\ud800"}, ErrorCodes.STATE_MALFORMED),
+        ({"signature": "ü" * 64}, ErrorCodes.STATE_SIGNATURE_MISMATCH),
+        ({"signature": ""}, ErrorCodes.STATE_SIGNATURE_MISMATCH),
+        ({"version": "\ud800" * 1000}, ErrorCodes.STATE_VERSION_MISMATCH),
+        ({"timestamp": 1}, ErrorCodes.STATE_SIGNATURE_MISMATCH),
+        ({"state": "not encrypted"}, ErrorCodes.STATE_CHECKSUM_MISMATCH),
+    ],
+)
+def test_tampered_envelope_fields_get_their_precise_codes(signed: dict, change: dict, code: str) -> None:
+    assert refusal(StateManager("k1"), {**signed, **change}) == code
+
+
+def test_a_lone_surrogate_inside_the_state_is_malformed_not_a_crash(signed: dict) -> None:
+    poisoned = copy.deepcopy(signed)
+    poisoned["state"]["messages"][0]["content"] = "\ud800"
+    assert refusal(StateManager("k1"), poisoned) == ErrorCodes.STATE_MALFORMED
+
+
+def test_absurdly_nested_state_is_refused_not_a_crash(signed: dict) -> None:
+    nested: object = {}
+    for _ in range(100_000):
+        nested = {"x": nested}
+    code = refusal(StateManager("k1", max_signed_bytes=10**9), {**signed, "state": nested})
+    assert code == ErrorCodes.STATE_MALFORMED
+
+
+def test_a_state_bound_to_a_principal_is_refused_to_anyone_else_like_a_forgery() -> None:
+    manager = StateManager("k1")
+    snapshot = manager.create_state_snapshot(make_session(conversation(1)))
+    alices = manager.sign_state(snapshot, principal="alice")
+    assert "alice" not in json.dumps(alices)  # the binding is in the signature, not readable
+    assert manager.verify_state(alices, principal="alice")[0]
+    forged = refusal(manager, {**alices, "signature": "0" * 64})
+    for stranger in ("bob", None, "alice "):
+        ok, state, error = manager.verify_state(alices, principal=stranger)
+        assert not ok and state is None and error is not None
+        assert error.code == forged == ErrorCodes.STATE_SIGNATURE_MISMATCH
+    unbound = manager.sign_state(snapshot)
+    assert manager.verify_state(unbound)[0]
+    assert manager.verify_state(unbound, principal="alice")[1] is None  # an unbound state is no one's
+
+
+STATE_CODES = {code for code in ErrorCodes.__dict__.values() if isinstance(code, str) and code.startswith("STATE_")}
+JSONISH = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(st.characters(codec=None, categories=["Cs", "Ll", "Nd"]), max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    max_leaves=12,
+)
+ENVELOPE_FIELDS = st.sampled_from(["state", "timestamp", "signature", "version", "checksum", "encrypted"])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(ENVELOPE_FIELDS, JSONISH, max_size=6), st.booleans())
+def test_any_envelope_is_accepted_or_refused_with_a_state_code(signed: dict, fields: dict, start_genuine: bool) -> None:
+    candidate = {**signed, **fields} if start_genuine else fields
+    for manager in (StateManager("k1"), StateManager("k1", encrypt=True)):
+        ok, state, error = manager.verify_state(candidate, principal=None)
+        if ok:
+            assert state is not None and candidate["signature"] == signed["signature"]
+        else:
+            assert error is not None and error.code in STATE_CODES

@@ -71,6 +71,20 @@ export type ErrorCode =
   | "SERVER_SHUTTING_DOWN"
   | "INTERNAL_ERROR";
 
+/** A WebSocket close code the server uses (docs/protocol.md). */
+export type CloseCode =
+  | 1000
+  | 1001
+  | 1002
+  | 1007
+  | 1008
+  | 1009
+  | 1011
+  | 4008
+  | 4401
+  | 4403
+  | 4429;
+
 // -- Client → server (user.*) ----------------------------------------------------------------
 
 /** `user.create_session`: Create a session; the server answers `agent.session_created`. */
@@ -262,6 +276,19 @@ export interface UserReplanEvent extends ClientFrameBase {
   event: "user.replan";
   session_id: string;
   content?: UserReplanContent | null;
+}
+
+/** `content` of `user.authenticate` when it is an object. */
+export interface UserAuthenticateContent {
+  /** The bearer token (for example a JWT). */
+  token: string;
+  [key: string]: unknown;
+}
+
+/** `user.authenticate`: Present a bearer token where headers cannot carry one (browsers): the first frame when the server requires authentication, or later to refresh a token before it expires. Accepted: `system.notice` with `action: "authenticate"`; refused: close `4401` (invalid or expired) or `4403` (another principal, or not allowed). (Answered with `NOT_SUPPORTED` by this version.) */
+export interface UserAuthenticateEvent extends ClientFrameBase {
+  event: "user.authenticate";
+  content: UserAuthenticateContent;
 }
 
 // -- Agent events (agent.*) ------------------------------------------------------------------
@@ -877,7 +904,8 @@ export type ClientEvent =
   | UserCancelTaskEvent
   | UserRestartTaskEvent
   | UserCancelPlanEvent
-  | UserReplanEvent;
+  | UserReplanEvent
+  | UserAuthenticateEvent;
 
 /** Events that carry `seq`/`event_id` and are replayed after a resume. */
 export type SequencedEventName =
@@ -983,4 +1011,5 @@ export interface ClientEventMap {
   "user.restart_task": UserRestartTaskEvent;
   "user.cancel_plan": UserCancelPlanEvent;
   "user.replan": UserReplanEvent;
+  "user.authenticate": UserAuthenticateEvent;
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from myagent.protocol.catalog import CATALOG, EventSpec, FieldSpec, spec_for
+from myagent.protocol.close_codes import CLOSE_CODES, CloseCodes
 from myagent.protocol.envelope import PROTOCOL_VERSION, create_error, create_event
 from myagent.protocol.errors import ERROR_CODES, ErrorCodes
 from myagent.protocol.inbound import InboundFrame, decode_frame
@@ -17,13 +18,16 @@ from myagent.protocol.names import (
     UserEvents,
 )
 from myagent.protocol.show_content import render_show_content
+from myagent.protocol.text import truncate_for_echo
 
 __all__ = [
     "CATALOG",
+    "CLOSE_CODES",
     "ERROR_CODES",
     "PROTOCOL_VERSION",
     "AgentEvents",
     "AggregateEvents",
+    "CloseCodes",
     "ErrorCodes",
     "ErrorEvents",
     "EventSpec",
@@ -39,4 +43,5 @@ __all__ = [
     "decode_frame",
     "render_show_content",
     "spec_for",
+    "truncate_for_echo",
 ]

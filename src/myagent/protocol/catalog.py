@@ -178,6 +178,17 @@ _UP = [
         "object|null",
         _f("question", "string", "content", "A new question to plan for."),
     ),
+    _up(
+        UserEvents.AUTHENTICATE,
+        "Present a bearer token where headers cannot carry one (browsers): the first frame when the server "
+        "requires authentication, or later to refresh a token before it expires. Accepted: `system.notice` "
+        'with `action: "authenticate"`; refused: close `4401` (invalid or expired) or `4403` (another '
+        "principal, or not allowed).",
+        "none",
+        "object",
+        _f("token", "string", "content", "The bearer token (for example a JWT).", required=True),
+        available=False,
+    ),
 ]
 
 _DOWN = [

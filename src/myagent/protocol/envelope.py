@@ -6,10 +6,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from myagent.protocol.errors import ERROR_CODES
+from myagent.protocol.text import ECHO_LIMIT, truncate_for_echo
 
-__all__ = ["PROTOCOL_VERSION", "create_error", "create_event", "utc_now_iso"]
+__all__ = ["ERROR_MESSAGE_LIMIT", "PROTOCOL_VERSION", "create_error", "create_event", "utc_now_iso"]
 
 PROTOCOL_VERSION = "1.0"
+
+ERROR_MESSAGE_LIMIT = 2000
+"""Characters of an error message sent at most (messages may quote the client's input)."""
 
 
 def utc_now_iso() -> str:
@@ -52,10 +56,25 @@ def create_error(
     details: dict[str, Any] | None = None,
     **metadata: Any,
 ) -> dict[str, Any]:
-    """An error frame (``agent.error`` or ``system.error``) whose code is in the error table."""
+    """An error frame (``agent.error`` or ``system.error``) whose code is in the error table.
+
+    Every string it carries (message, session id, metadata and details values) is bounded and
+    encodable: an error about hostile input never repeats that input in full, nor a lone surrogate.
+    """
     if code not in ERROR_CODES:
         raise ValueError(f"{code!r} is not in the error table")
-    meta: dict[str, Any] = {"error_code": code, **metadata}
+    meta: dict[str, Any] = {"error_code": code, **_bounded(metadata)}
     if details:
-        meta["details"] = details
-    return create_event(event, session_id=session_id, content=message, metadata=meta)
+        meta["details"] = _bounded(details)
+    return create_event(
+        event,
+        session_id=None if session_id is None else truncate_for_echo(session_id),
+        content=truncate_for_echo(message, ERROR_MESSAGE_LIMIT),
+        metadata=meta,
+    )
+
+
+def _bounded(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: truncate_for_echo(value, ECHO_LIMIT) if isinstance(value, str) else value for key, value in values.items()
+    }

@@ -86,7 +86,8 @@ _TABLE = [
     ErrorCode(ErrorCodes.MODEL_ERROR, "The model endpoint failed after retries."),
     ErrorCode(
         ErrorCodes.STATE_MALFORMED,
-        "The signed state is not an object with state, timestamp, signature, version and checksum of the right types.",
+        "The signed state is not an object with state, timestamp, signature, version and checksum of the right types "
+        "(a finite timestamp, a boolean `encrypted`, valid Unicode).",
     ),
     ErrorCode(ErrorCodes.STATE_VERSION_MISMATCH, "The signed state has a format version this server does not read."),
     ErrorCode(ErrorCodes.STATE_CHECKSUM_MISMATCH, "The state does not match its checksum: it was changed or damaged."),
@@ -101,7 +102,8 @@ _TABLE = [
     ErrorCode(ErrorCodes.STATE_TOO_LARGE, "The signed state exceeds the size this server accepts."),
     ErrorCode(
         ErrorCodes.STATE_UNREADABLE,
-        "The state is encrypted with a key this server does not have, or its content is not a valid session state.",
+        "The state is encrypted with a key (or needs a package) this server does not have, or its content is not a "
+        "valid session state.",
     ),
     ErrorCode(ErrorCodes.SERVER_SHUTTING_DOWN, "The server is shutting down and accepts no new work."),
     ErrorCode(ErrorCodes.INTERNAL_ERROR, "An unexpected server error; the server log has the details."),

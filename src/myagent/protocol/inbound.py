@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,8 +12,15 @@ from myagent.errors import ProtocolError
 from myagent.protocol.catalog import CATALOG, EventSpec, FieldSpec
 from myagent.protocol.errors import ErrorCodes
 from myagent.protocol.names import UserEvents
+from myagent.protocol.text import find_unsafe_value, has_lone_surrogate, has_unsafe_value, truncate_for_echo
 
-__all__ = ["InboundFrame", "decode_frame", "json_type_of", "requested_event"]
+__all__ = ["MAX_ID_CHARS", "MAX_SAFE_INTEGER", "InboundFrame", "decode_frame", "json_type_of", "requested_event"]
+
+MAX_ID_CHARS = 256
+"""Longest ``session_id``/``step_id`` accepted; the server issues far shorter ones."""
+
+MAX_SAFE_INTEGER = 2**53 - 1
+"""Largest integer a JavaScript client can represent exactly; catalog integer fields stay within ±this."""
 
 
 @dataclass(frozen=True)
@@ -57,53 +65,102 @@ def json_type_of(value: Any) -> str:
 
 def _fits(value: Any, types: tuple[str, ...]) -> bool:
     kind = json_type_of(value)
+    if kind == "integer" and abs(value) > MAX_SAFE_INTEGER:
+        return False
     return kind in types or (kind == "integer" and "number" in types)
 
 
 def decode_frame(text: str | bytes) -> InboundFrame:
     """Parse and validate one client frame.
 
+    Every string (values and keys, at any depth) must be valid Unicode and every number finite;
+    the first that is not is ``INVALID_FIELD`` naming its path, so nothing behind the decoder ever
+    sees a lone surrogate. Only :class:`ProtocolError` escapes, whatever ``text`` holds.
+
     Raises:
         ProtocolError: with the code from the error table that describes the first problem found.
     """
-    data = _parse(text)
+    data, suspicious = _parse(text)
     if not isinstance(data, dict):
         raise ProtocolError(ErrorCodes.INVALID_FRAME, f"frame must be a JSON object, got {json_type_of(data)}")
     event = data.get("event")
     if not isinstance(event, str) or not event:
         raise ProtocolError(ErrorCodes.INVALID_FRAME, "frame has no string field `event`")
+    unsafe = find_unsafe_value(data) if suspicious and has_unsafe_value(data) else None
+    if unsafe is not None:
+        raise _invalid(unsafe.path, f"`{unsafe.path}` holds a {unsafe.problem}: send valid Unicode and finite numbers")
     spec = CATALOG.get(event)
     if spec is None or spec.direction != "up":
-        raise ProtocolError(ErrorCodes.UNKNOWN_EVENT, f"unknown client event {event!r}")
+        raise ProtocolError(ErrorCodes.UNKNOWN_EVENT, f"unknown client event {truncate_for_echo(event)!r}")
     return _validate(data, spec)
 
 
 def requested_event(text: str | bytes) -> tuple[str | None, str | None]:
-    """The ``event`` and ``session_id`` a rejected frame named (each when it was a non-empty string)."""
+    """The ``event`` and ``session_id`` a rejected frame named, safe to echo in its error frame.
+
+    Each is returned only when it is a non-empty string of valid Unicode, and is shortened with
+    :func:`truncate_for_echo`, so an error frame never repeats more than a bounded amount of input.
+    """
     try:
-        data = _parse(text)
+        data, _ = _parse(text)
     except ProtocolError:
         return None, None
     if not isinstance(data, dict):
         return None, None
-    event, session_id = data.get("event"), data.get("session_id")
-    return (
-        event if isinstance(event, str) and event else None,
-        session_id if isinstance(session_id, str) and session_id else None,
-    )
+    return _echoable(data.get("event")), _echoable(data.get("session_id"))
 
 
-def _parse(text: str | bytes) -> Any:
+def _echoable(value: Any) -> str | None:
+    if not isinstance(value, str) or not value or has_lone_surrogate(value):
+        return None
+    return truncate_for_echo(value)
+
+
+def _parse(text: str | bytes) -> tuple[Any, bool]:
+    """The decoded value, and whether it may hold a lone surrogate or a non-finite number.
+
+    Looking at every string of a frame costs time, so it is done only when the text could have
+    produced one: an escape (a backslash: a ``\\ud800`` needs one), a raw surrogate, or a float
+    literal too large to be finite. One ``in`` test for a single character is very fast.
+    """
     try:
-        return json.loads(text)
+        if isinstance(text, bytes | bytearray):
+            text = text.decode("utf-8")  # strict: json.loads would let encoded surrogates through
+        try:
+            data, non_finite = _STRICT.decode(text), False
+        except _NonFiniteNumber:
+            data, non_finite = _LENIENT.decode(text), True  # the walk then names the field
     except (ValueError, RecursionError) as exc:
         # ValueError covers JSONDecodeError, UnicodeDecodeError and integers too long to convert;
         # RecursionError is what deeply nested arrays/objects raise. All are the client's mistake.
         raise ProtocolError(ErrorCodes.INVALID_JSON, f"frame is not valid JSON: {_brief(exc)}") from exc
+    suspicious = non_finite or "\\" in text or has_lone_surrogate(text)
+    return data, suspicious
+
+
+class _NonFiniteNumber(Exception):
+    """A float literal such as ``1e400`` that only infinity can represent."""
+
+
+def _refuse_constant(name: str) -> Any:
+    # Python's decoder accepts NaN and Infinity; JSON (RFC 8259) does not, and neither do clients.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise _NonFiniteNumber(literal)
+    return value
+
+
+# Built once: json.loads with keyword arguments would build a decoder for every frame.
+_STRICT = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+_LENIENT = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 def _brief(exc: BaseException) -> str:
-    return "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+    return "nested too deeply" if isinstance(exc, RecursionError) else truncate_for_echo(str(exc))
 
 
 def _validate(data: dict[str, Any], spec: EventSpec) -> InboundFrame:
@@ -173,6 +230,8 @@ def _optional_string(data: Mapping[str, Any], name: str) -> str | None:
         return None
     if not isinstance(value, str) or not value:
         raise _invalid(name, f"`{name}` must be a non-empty string, got {json_type_of(value)}")
+    if len(value) > MAX_ID_CHARS:
+        raise _invalid(name, f"`{name}` is longer than {MAX_ID_CHARS} characters: no such id exists")
     return value
 
 

@@ -35,6 +35,7 @@ class UserEvents:
     RESTART_TASK = "user.restart_task"
     CANCEL_PLAN = "user.cancel_plan"
     REPLAN = "user.replan"
+    AUTHENTICATE = "user.authenticate"
 
 
 class AgentEvents:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from myagent.protocol.catalog import CATALOG, EventSpec, FieldSpec
+from myagent.protocol.close_codes import CLOSE_CODES, HANDSHAKE_REFUSALS
 from myagent.protocol.envelope import PROTOCOL_VERSION
 from myagent.protocol.errors import ERROR_CODES
 from myagent.protocol.render_js import render_javascript
@@ -90,16 +91,12 @@ Every frame is one JSON text message holding one object:
   `4008`; its sessions stay resumable.
 * **Heartbeats.** `system.heartbeat` every `heartbeat_interval` seconds (default 30) plus
   WebSocket ping/pong (`ping_interval`/`ping_timeout`, default 20 s) to drop dead peers.
-
-## Close codes
-
-| code | when |
-|---|---|
-| 1000 | normal close |
-| 1001 | the server is shutting down (runs were cancelled; sessions end) |
-| 1009 | a frame larger than the transport limit (4 × `max_message_bytes`, at least 16 MiB) |
-| 1011 | the peer missed WebSocket pings |
-| 4008 | slow consumer: the client stopped reading; resume from a new connection |
+* **Input rules.** Frames are JSON text (RFC 8259): `NaN` and `Infinity` are `INVALID_JSON`. A
+  string or object key holding a lone UTF-16 surrogate (`"\\ud800"`), or a number too large to be
+  finite, is `INVALID_FIELD` with `details.field` giving its path (`content.items[0].name`);
+  nothing of such a frame reaches the agent or the log. Integer fields of the catalog must lie
+  within ±(2⁵³−1), the range JavaScript represents exactly; `session_id` and `step_id` are at most
+  256 characters. An error frame repeats at most 200 characters of a value the client sent.
 """
 
 
@@ -133,8 +130,29 @@ def _event_section(spec: EventSpec) -> list[str]:
     return lines
 
 
+def _close_code_section() -> list[str]:
+    lines = [
+        "## Close codes",
+        "",
+        "| code | reason | when | sessions resumable |",
+        "|---|---|---|---|",
+    ]
+    for entry in CLOSE_CODES.values():
+        lines.append(f"| {entry.code} | {entry.reason} | {entry.description} | {'yes' if entry.resumable else 'no'} |")
+    lines += [
+        "",
+        "A handshake can also be refused before the upgrade, with an HTTP status and no WebSocket:",
+        "",
+        "| HTTP status | when |",
+        "|---|---|",
+        *(f"| {status} | {text} |" for status, text in HANDSHAKE_REFUSALS.items()),
+        "",
+    ]
+    return lines
+
+
 def render_markdown() -> str:
-    lines = [_INTRO]
+    lines = [_INTRO, *_close_code_section()]
     for family, title in _FAMILY_TITLES.items():
         specs = [spec for spec in CATALOG.values() if spec.family == family]
         lines += [f"## {title}", ""]
@@ -193,6 +211,7 @@ def render_json_schema() -> str:
         "$defs": {spec.name: _event_schema(spec) for spec in CATALOG.values()},
         "oneOf": [{"$ref": f"#/$defs/{name}"} for name in CATALOG],
         "x-error-codes": {code: entry.description for code, entry in ERROR_CODES.items()},
+        "x-close-codes": {str(code): entry.description for code, entry in CLOSE_CODES.items()},
     }
     return json.dumps(schema, ensure_ascii=False, indent=2) + "\n"
 
@@ -333,6 +352,9 @@ def render_typescript() -> str:
     lines = [_TS_INTRO]
     codes = [f'"{code}"' for code in ERROR_CODES]
     lines += _ts_union("ErrorCode", "A code of `metadata.error_code` (`system.error`, `agent.error`).", codes)
+    lines += _ts_union(
+        "CloseCode", "A WebSocket close code the server uses (docs/protocol.md).", [str(c) for c in CLOSE_CODES]
+    )
     for title_family, title in _FAMILY_TITLES.items():
         specs = [spec for spec in CATALOG.values() if spec.family == title_family]
         if specs:

@@ -4,12 +4,16 @@ A signed state is an envelope ``{state, timestamp, signature, version, checksum}
 
 * ``state`` is the session snapshot (or, with encryption on, a Fernet token holding it);
 * ``checksum`` is SHA-256 over the canonical JSON of ``state``;
-* ``signature`` is HMAC-SHA256 over the canonical JSON of ``{state, timestamp, version, checksum}``;
-* ``timestamp`` is seconds since the epoch, when it was signed.
+* ``signature`` is HMAC-SHA256 over the canonical JSON of ``{state, timestamp, version, checksum}``,
+  plus ``principal`` when the state was signed for one. The principal is not written into the
+  envelope: a verifier supplies the one it expects, so a state of another principal fails exactly
+  like a forged one (``STATE_SIGNATURE_MISMATCH``) and reveals nothing about whose it is;
+* ``timestamp`` is seconds since the epoch, when it was signed (a finite number).
 
 Verification checks, in order: shape, version, size, checksum, signature (current key, then
 the previous keys), age and clock skew, then decryption and content. Each failure has its own
-error code (see ``docs/state.md``).
+error code (see ``docs/state.md``); no input makes verification raise anything but
+:class:`StateError`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import secrets
 import time
 from collections.abc import Sequence
@@ -180,7 +185,13 @@ class StateManager:
 
     # -- signing ------------------------------------------------------------------------------
 
-    def sign_state(self, state: dict[str, Any]) -> dict[str, Any]:
+    def sign_state(self, state: dict[str, Any], *, principal: str | None = None) -> dict[str, Any]:
+        """The signed envelope of ``state``.
+
+        Args:
+            principal: bind the state to this principal (a stable string such as
+                ``Principal.key``); only a verifier that names the same principal accepts it.
+        """
         payload: Any = self._encrypt(state) if self.encrypt else state
         envelope: dict[str, Any] = {
             "state": payload,
@@ -188,24 +199,34 @@ class StateManager:
             "version": STATE_VERSION,
             "checksum": hashlib.sha256(canonical_json(payload)).hexdigest(),
         }
-        envelope["signature"] = self._signature(envelope, self._keys[0])
+        envelope["signature"] = self._signature(envelope, self._keys[0], principal)
         if self.encrypt:
             envelope["encrypted"] = True
         return envelope
 
     @staticmethod
-    def _signature(envelope: dict[str, Any], key: bytes) -> str:
+    def _signature(envelope: dict[str, Any], key: bytes, principal: str | None = None) -> str:
         signed = {name: envelope[name] for name in ("state", "timestamp", "version", "checksum")}
-        return hmac.new(key, canonical_json(signed), hashlib.sha256).hexdigest()
+        if principal is not None:
+            signed["principal"] = principal
+        return hmac.new(key, _canonical_or_malformed(signed), hashlib.sha256).hexdigest()
 
-    def verify_state(self, signed: Any) -> tuple[bool, dict[str, Any] | None, StateError | None]:
-        """``(True, state, None)`` or ``(False, None, error)``; never raises for bad input."""
+    def verify_state(
+        self, signed: Any, *, principal: str | None = None
+    ) -> tuple[bool, dict[str, Any] | None, StateError | None]:
+        """``(True, state, None)`` or ``(False, None, error)``; never raises for bad input.
+
+        Args:
+            principal: the principal asking; a state signed for another one (or for one when
+                ``None`` is asking, or for none when a principal is asking) is refused with
+                ``STATE_SIGNATURE_MISMATCH``, the code a forged state gets.
+        """
         try:
-            return True, self.check(signed), None
+            return True, self.check(signed, principal=principal), None
         except StateError as error:
             return False, None, error
 
-    def check(self, signed: Any) -> dict[str, Any]:
+    def check(self, signed: Any, *, principal: str | None = None) -> dict[str, Any]:
         """The verified state.
 
         Raises:
@@ -215,18 +236,19 @@ class StateManager:
         if signed["version"] != STATE_VERSION:
             raise StateError(
                 ErrorCodes.STATE_VERSION_MISMATCH,
-                f"state version {signed['version']!r} is not supported (expected {STATE_VERSION})",
+                f"state version {_brief(signed['version'])} is not supported (expected {STATE_VERSION})",
             )
-        if len(canonical_json(signed)) > self.max_signed_bytes:
+        if len(_canonical_or_malformed(signed)) > self.max_signed_bytes:
             raise StateError(ErrorCodes.STATE_TOO_LARGE, f"signed state exceeds {self.max_signed_bytes} bytes")
-        if not hmac.compare_digest(hashlib.sha256(canonical_json(signed["state"])).hexdigest(), signed["checksum"]):
+        checksum = hashlib.sha256(_canonical_or_malformed(signed["state"])).hexdigest()
+        if not _same_digest(checksum, signed["checksum"]):
             raise StateError(ErrorCodes.STATE_CHECKSUM_MISMATCH, "checksum mismatch: the state was changed or damaged")
-        if not any(hmac.compare_digest(self._signature(signed, key), signed["signature"]) for key in self._keys):
+        if not any(_same_digest(self._signature(signed, key, principal), signed["signature"]) for key in self._keys):
             raise StateError(
                 ErrorCodes.STATE_SIGNATURE_MISMATCH,
-                "signature mismatch: the state was altered or signed with another key",
+                "signature mismatch: the state was altered, signed with another key or for another principal",
             )
-        age = time.time() - signed["timestamp"]
+        age = time.time() - float(signed["timestamp"])
         if age > self.max_age:
             raise StateError(ErrorCodes.STATE_EXPIRED, f"state expired ({age / 86400:.1f} days old)")
         if age < -self.clock_skew:
@@ -273,14 +295,20 @@ class StateManager:
         return Fernet(self._fernet_keys()[0]).encrypt(canonical_json(state)).decode()
 
     def _decrypt(self, token: Any) -> Any:
-        from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-
         if not isinstance(token, str):
             raise StateError(ErrorCodes.STATE_UNREADABLE, "encrypted state must be a string")
         try:
+            from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+        except ImportError as exc:
+            # A server that cannot decrypt cannot read the state: the client's problem to solve
+            # (use a server that has the key and the package), not an internal error.
+            raise StateError(
+                ErrorCodes.STATE_UNREADABLE, "this server cannot read encrypted states (no cryptography package)"
+            ) from exc
+        try:
             plain = MultiFernet([Fernet(key) for key in self._fernet_keys()]).decrypt(token.encode())
             return json.loads(plain)
-        except (InvalidToken, ValueError) as exc:
+        except (InvalidToken, ValueError, RecursionError) as exc:
             raise StateError(ErrorCodes.STATE_UNREADABLE, "encrypted state cannot be decrypted with our keys") from exc
 
 
@@ -330,6 +358,24 @@ def _split_turns(messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return turns
 
 
+def _canonical_or_malformed(value: Any) -> bytes:
+    """Canonical JSON of client input; what cannot be encoded (a lone surrogate, absurd nesting) is malformed."""
+    try:
+        return canonical_json(value)
+    except (UnicodeEncodeError, ValueError, TypeError, RecursionError) as exc:
+        raise StateError(ErrorCodes.STATE_MALFORMED, "signed state holds values that are not valid JSON text") from exc
+
+
+def _same_digest(expected: str, given: str) -> bool:
+    """Constant-time comparison that also works for non-ASCII input (``hmac.compare_digest`` refuses it)."""
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogatepass"))
+
+
+def _brief(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
 _ENVELOPE_TYPES: dict[str, tuple[type, ...]] = {
     "timestamp": (int, float),
     "signature": (str,),
@@ -349,6 +395,15 @@ def _check_shape(signed: Any) -> None:
             raise StateError(ErrorCodes.STATE_MALFORMED, f"signed state field {name!r} has the wrong type")
     if not isinstance(signed["state"], dict | str):
         raise StateError(ErrorCodes.STATE_MALFORMED, "signed state field 'state' has the wrong type")
+    if not isinstance(signed.get("encrypted", False), bool):
+        raise StateError(ErrorCodes.STATE_MALFORMED, "signed state field 'encrypted' must be a boolean")
+    try:
+        finite = math.isfinite(signed["timestamp"])
+    except OverflowError:  # an integer beyond any float
+        finite = False
+    if not finite:
+        # NaN compares false with everything, so a NaN timestamp would never expire.
+        raise StateError(ErrorCodes.STATE_MALFORMED, "signed state field 'timestamp' must be a finite number")
 
 
 def _check_content(state: Any) -> None:
