@@ -16,6 +16,7 @@ export const UserEvents = Object.freeze({
   RESTART_TASK: "user.restart_task",
   CANCEL_PLAN: "user.cancel_plan",
   REPLAN: "user.replan",
+  AUTHENTICATE: "user.authenticate",
 });
 
 export const AgentEvents = Object.freeze({
