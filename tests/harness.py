@@ -15,6 +15,7 @@ from myagent.ws.server import AgentWebSocketServer
 from myagent.ws.service import Attachment
 from myagent.ws.session import Session
 from tests.fakes.memory_socket import InProcessServer
+from tests.frame_schema import check_frame
 
 WAIT = 15.0  # generous upper bound for a frame to arrive; never an assertion about speed
 
@@ -62,6 +63,7 @@ class Client:
     async def recv(self) -> dict[str, Any]:
         frame = json.loads(await asyncio.wait_for(self.ws.recv(), WAIT))
         self.frames.append(frame)
+        check_frame(frame)  # every frame the suite receives matches the catalog
         return frame
 
     async def expect(self, *events: str) -> dict[str, Any]:

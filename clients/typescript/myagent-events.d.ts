@@ -320,6 +320,10 @@ export interface AgentThinkingMetadata {
   step?: number;
   /** Plan & Solve task, if any. */
   task_id?: string | number;
+  /** Which Plan & Solve role produced it: planner, solver or aggregator. */
+  origin?: string;
+  /** Name of the sub-agent that produced it. */
+  agent?: string;
   [key: string]: unknown;
 }
 
@@ -339,6 +343,12 @@ export interface AgentToolCallMetadata {
   call_id?: string;
   /** Plan & Solve task the activity belongs to, if any. */
   task_id?: string | number;
+  /** Step number within the run. */
+  step?: number;
+  /** Which Plan & Solve role produced it: planner, solver or aggregator. */
+  origin?: string;
+  /** Name of the sub-agent that produced it. */
+  agent?: string;
   /** Arguments (raw text when they were not valid JSON). */
   tool_args?: JsonObject | string;
   /** An `agent.user_confirm` follows. */
@@ -374,6 +384,16 @@ export interface AgentUserConfirmMetadata {
   call_id?: string;
   /** Plan & Solve task, if any. */
   task_id?: string | number;
+  /** Asked again after a resume (same `step_id`). */
+  resent?: boolean;
+  /** `plan` scope: the planned tasks, editable in the answer. */
+  tasks?: unknown[];
+  /** `plan` scope: the planner's summary. */
+  plan_summary?: string;
+  /** Which Plan & Solve role produced it: planner, solver or aggregator. */
+  origin?: string;
+  /** Name of the sub-agent that produced it. */
+  agent?: string;
   [key: string]: unknown;
 }
 
@@ -393,6 +413,12 @@ export interface AgentToolResultMetadata {
   call_id?: string;
   /** Plan & Solve task the activity belongs to, if any. */
   task_id?: string | number;
+  /** Step number within the run. */
+  step?: number;
+  /** Which Plan & Solve role produced it: planner, solver or aggregator. */
+  origin?: string;
+  /** Name of the sub-agent that produced it. */
+  agent?: string;
   /** ok | error | invalid_arguments | unknown_tool | refused | timeout | cancelled. */
   status?: string;
   /** Structured payload (charts, tables). */
@@ -403,8 +429,6 @@ export interface AgentToolResultMetadata {
   base64_image?: string;
   /** How long the call took. */
   duration_ms?: number;
-  /** Step number within the run. */
-  step?: number;
   [key: string]: unknown;
 }
 
@@ -422,6 +446,10 @@ export interface AgentPartialAnswerMetadata {
   step?: number;
   /** Plan & Solve task, if any. */
   task_id?: string | number;
+  /** Which Plan & Solve role produced it: planner, solver or aggregator. */
+  origin?: string;
+  /** Name of the sub-agent that produced it. */
+  agent?: string;
   [key: string]: unknown;
 }
 
@@ -458,6 +486,12 @@ export interface AgentFinalAnswerEvent extends ServerFrameBase, Sequenced {
 export interface AgentLlmMessageMetadata {
   /** Message role. */
   role?: string;
+  /** Plan & Solve task, if any. */
+  task_id?: string | number;
+  /** Which Plan & Solve role produced it: planner, solver or aggregator. */
+  origin?: string;
+  /** Name of the sub-agent that produced it. */
+  agent?: string;
   [key: string]: unknown;
 }
 
@@ -475,6 +509,8 @@ export interface AgentErrorMetadata {
   error_code: ErrorCode;
   /** Extra facts about the error (field name, limits, ranges). */
   details?: JsonObject;
+  /** Model calls the run made before it failed. */
+  step?: number;
   [key: string]: unknown;
 }
 
@@ -570,6 +606,8 @@ export interface AgentStateRestoredMetadata {
   reattached?: boolean;
   /** Tool calls that run again (confirmations are asked again). */
   pending_calls?: number;
+  /** Name of the session's agent. */
+  agent_name?: string;
   [key: string]: unknown;
 }
 
@@ -620,6 +658,18 @@ export interface SystemNoticeMetadata {
   action?: string;
   /** Whether the control took effect. */
   ok?: boolean;
+  /** `reconnect`: events replayed after this notice. */
+  replay_count?: number;
+  /** `reconnect`: the session's last seq when the replay was taken. */
+  last_seq?: number;
+  /** `reconnect`: whether a run is in progress. */
+  busy?: boolean;
+  /** `solve_tasks`: how many tasks will run. */
+  tasks?: number;
+  /** `cancel_task`/`restart_task`: the task. */
+  task_id?: string | number;
+  /** `solve_tasks`: why the tasks were refused. */
+  error?: string;
   [key: string]: unknown;
 }
 

@@ -78,10 +78,17 @@ _ACK_FIELDS = (
     _f("last_seq", "integer", "top_or_content", "`seq` of the last event the client processed."),
 )
 _TASK_ID = _f("task_id", "string|integer", "content", "Id of the Plan & Solve task.", required=True)
+#: Tags on the activity of a Plan & Solve sub-agent (planner, solver, aggregator).
+_SUB_AGENT = (
+    _f("origin", "string", "metadata", "Which Plan & Solve role produced it: planner, solver or aggregator."),
+    _f("agent", "string", "metadata", "Name of the sub-agent that produced it."),
+)
 _TOOL_META = (
     _f("tool_name", "string", "metadata", "Name of the tool."),
     _f("call_id", "string", "metadata", "The model's tool-call id."),
     _f("task_id", "string|integer", "metadata", "Plan & Solve task the activity belongs to, if any."),
+    _f("step", "integer", "metadata", "Step number within the run."),
+    *_SUB_AGENT,
 )
 _ERROR_META = (
     _f("error_code", "string", "metadata", "A code from the error table.", required=True),
@@ -209,6 +216,7 @@ _DOWN = [
         "string",
         _f("step", "integer", "metadata", "Step number within the run."),
         _f("task_id", "string|integer", "metadata", "Plan & Solve task, if any."),
+        *_SUB_AGENT,
     ),
     _down(
         AgentEvents.TOOL_CALL,
@@ -233,6 +241,10 @@ _DOWN = [
         _f("scope", "string", "metadata", "`tool`, or `plan` for a plan confirmation."),
         _f("call_id", "string", "metadata", "The model's tool-call id."),
         _f("task_id", "string|integer", "metadata", "Plan & Solve task, if any."),
+        _f("resent", "boolean", "metadata", "Asked again after a resume (same `step_id`)."),
+        _f("tasks", "array", "metadata", "`plan` scope: the planned tasks, editable in the answer."),
+        _f("plan_summary", "string", "metadata", "`plan` scope: the planner's summary."),
+        *_SUB_AGENT,
     ),
     _down(
         AgentEvents.TOOL_RESULT,
@@ -250,7 +262,6 @@ _DOWN = [
         _f("error", "string", "metadata", "What went wrong, when the call did not succeed."),
         _f("base64_image", "string", "metadata", "An image the tool produced (base64)."),
         _f("duration_ms", "number", "metadata", "How long the call took."),
-        _f("step", "integer", "metadata", "Step number within the run."),
     ),
     _down(
         AgentEvents.PARTIAL_ANSWER,
@@ -259,6 +270,7 @@ _DOWN = [
         "string",
         _f("step", "integer", "metadata", "Step number within the run."),
         _f("task_id", "string|integer", "metadata", "Plan & Solve task, if any."),
+        *_SUB_AGENT,
     ),
     _down(
         AgentEvents.FINAL_ANSWER,
@@ -276,9 +288,16 @@ _DOWN = [
         "required",
         "object",
         _f("role", "string", "metadata", "Message role."),
+        _f("task_id", "string|integer", "metadata", "Plan & Solve task, if any."),
+        *_SUB_AGENT,
     ),
     _down(
-        AgentEvents.ERROR, "The run failed; the session is idle again and usable.", "required", "string", *_ERROR_META
+        AgentEvents.ERROR,
+        "The run failed; the session is idle again and usable.",
+        "required",
+        "string",
+        *_ERROR_META,
+        _f("step", "integer", "metadata", "Model calls the run made before it failed."),
     ),
     _down(
         AgentEvents.INTERRUPTED,
@@ -330,6 +349,7 @@ _DOWN = [
         _f("resume_token", "string", "metadata", "Token for `user.reconnect` to this (possibly new) session."),
         _f("reattached", "boolean", "metadata", "True when the original session was still alive and re-attached."),
         _f("pending_calls", "integer", "metadata", "Tool calls that run again (confirmations are asked again)."),
+        _f("agent_name", "string", "metadata", "Name of the session's agent."),
     ),
     _down(
         SystemEvents.CONNECTED,
@@ -352,6 +372,12 @@ _DOWN = [
         "string",
         _f("action", "string", "metadata", "The control or happening this notice is about."),
         _f("ok", "boolean", "metadata", "Whether the control took effect."),
+        _f("replay_count", "integer", "metadata", "`reconnect`: events replayed after this notice."),
+        _f("last_seq", "integer", "metadata", "`reconnect`: the session's last seq when the replay was taken."),
+        _f("busy", "boolean", "metadata", "`reconnect`: whether a run is in progress."),
+        _f("tasks", "integer", "metadata", "`solve_tasks`: how many tasks will run."),
+        _f("task_id", "string|integer", "metadata", "`cancel_task`/`restart_task`: the task."),
+        _f("error", "string", "metadata", "`solve_tasks`: why the tasks were refused."),
         sequenced=False,
     ),
     _down(

@@ -239,7 +239,7 @@ async def _direct_run(session: Session, agent: PlanSolveAgent, work: AsyncIterat
         yield event
     counts = agent.context.status_counts() if agent.context is not None else {}
     counts = {"completed": 0, "failed": 0, "cancelled": 0, **counts}
-    await session.emit(PipelineEvents.TASKS_COMPLETED, {"total": sum(counts.values()), **counts}, metadata=counts)
+    await session.emit(PipelineEvents.TASKS_COMPLETED, {"total": sum(counts.values()), **counts})
 
 
 _Operation = Callable[[SessionHost, Session, dict[str, Any]], Awaitable[ControlResult]]

@@ -91,12 +91,15 @@ class SessionService:
         self.options = options
         self.language = options.language
         self.state = state
-        self.store = store or InMemorySessionStore()
-        self.events = event_log or InMemoryEventLog(
-            max_events=options.retention_events, max_bytes=options.retention_bytes
+        # ``is None``, not ``or``: an empty in-memory store is falsy (it has a length).
+        self.store = InMemorySessionStore() if store is None else store
+        self.events = (
+            InMemoryEventLog(max_events=options.retention_events, max_bytes=options.retention_bytes)
+            if event_log is None
+            else event_log
         )
-        self.control = control or InMemoryControlBus()
-        self.leases = leases or InMemoryLeases()
+        self.control = InMemoryControlBus() if control is None else control
+        self.leases = InMemoryLeases() if leases is None else leases
         self.node_id = node_id or f"node_{uuid.uuid4().hex[:12]}"
         self.metrics = Metrics()
         self.attachments: dict[str, Attachment] = {}
