@@ -13,6 +13,7 @@ from myagent.agent.session_agent import SessionAgent
 from myagent.errors import ConfigError
 from myagent.llm.base import Usage
 from myagent.protocol.names import AgentEvents
+from myagent.tool.lifecycle import close_all as close_tool_resources
 from myagent.ws.metrics import Metrics
 from myagent.ws.options import ServerOptions
 from myagent.ws.run_bridge import AnyRunEvent, start_run
@@ -136,6 +137,7 @@ class Hub:
             task.cancel()
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
+        await close_tool_resources()  # shared tool resources (e.g. MCP server processes)
 
     def status(self) -> dict[str, Any]:
         return {

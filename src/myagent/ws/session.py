@@ -15,6 +15,7 @@ from myagent.agent.session_agent import SessionAgent
 from myagent.protocol.envelope import create_event
 from myagent.protocol.names import AgentEvents, SystemEvents
 from myagent.protocol.show_content import render_show_content
+from myagent.tool.lifecycle import close_agent
 from myagent.ws.confirmations import ConfirmationBook, PendingConfirmation
 from myagent.ws.event_log import InMemoryEventLog, LogEntry, ReplayWindow, encode_frame
 from myagent.ws.options import ServerOptions
@@ -175,3 +176,4 @@ class Session:
             done, _ = await asyncio.wait({task}, timeout=_CLOSE_WAIT)
             if not done:
                 logger.warning("session %s: run did not stop within %.0f s of being cancelled", self.id, _CLOSE_WAIT)
+        await close_agent(self.agent)  # per-session tool resources (e.g. an MCP server process)
