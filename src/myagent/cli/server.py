@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from myagent.config import env_value
 from myagent.errors import ConfigError
@@ -45,6 +46,19 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="emit agent.llm_message events (default: $SEND_LLM_MESSAGE)",
     )
+    parser.add_argument(
+        "--otel",
+        action="store_true",
+        default=None,
+        help="export OpenTelemetry traces over OTLP/HTTP (default: $MYAGENT_OTEL; endpoint from the OTEL_* variables)",
+    )
+    parser.add_argument(
+        "--otel-capture-content",
+        action="store_true",
+        default=None,
+        help="record prompts, answers and tool arguments on spans "
+        "(default: $OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT)",
+    )
 
 
 def run_server(args: argparse.Namespace) -> int:
@@ -73,8 +87,35 @@ def run_server(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"myagent: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    asyncio.run(server.start_server(log_level=args.log_level))
+    provider = _start_tracing(args)
+    try:
+        asyncio.run(server.start_server(log_level=args.log_level))
+    finally:
+        if provider is not None:
+            provider.shutdown()  # flush the last spans
     return 0
+
+
+def _start_tracing(args: argparse.Namespace) -> Any:
+    """OTLP tracing when asked for (``--otel`` or ``MYAGENT_OTEL``), unless ``OTEL_SDK_DISABLED`` says no."""
+    wanted = args.otel if getattr(args, "otel", None) is not None else _env_flag("MYAGENT_OTEL")
+    if not wanted or _env_flag("OTEL_SDK_DISABLED"):
+        return None
+    capture = getattr(args, "otel_capture_content", None) or _env_flag(
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+    )
+    try:
+        from myagent.telemetry.otel import configure_from_env
+    except ImportError:
+        print("myagent: --otel needs OpenTelemetry: pip install 'myagent[otel]'", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+    try:
+        provider = configure_from_env(capture_content=bool(capture))
+    except ConfigError as exc:
+        print(f"myagent: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+    logging.getLogger(__name__).info("OpenTelemetry tracing on (content %s)", "recorded" if capture else "not recorded")
+    return provider
 
 
 def _env_list(name: str) -> list[str]:

@@ -11,6 +11,7 @@ from myagent.errors import ProtocolError
 from myagent.protocol.errors import ErrorCodes
 from myagent.protocol.inbound import InboundFrame
 from myagent.protocol.names import AgentEvents, UserEvents
+from myagent.telemetry import continue_trace
 from myagent.ws.connection import Connection
 from myagent.ws.event_log import parse_event_id
 from myagent.ws.plan_handlers import cancel_plan, cancel_task, replan, restart_task, solve_tasks
@@ -58,7 +59,8 @@ async def message(connection: Connection, frame: InboundFrame) -> None:
         raise ProtocolError(ErrorCodes.SESSION_BUSY, "a run is already active in this session; wait or cancel it")
     if connection.hub.shutting_down:
         raise ProtocolError(ErrorCodes.SERVER_SHUTTING_DOWN, "the server is shutting down")
-    connection.hub.start_run(session, frame.text)
+    with continue_trace(frame.values):  # a W3C traceparent in the frame's metadata (tracing on)
+        connection.hub.start_run(session, frame.text)
 
 
 async def response(connection: Connection, frame: InboundFrame) -> None:

@@ -13,6 +13,7 @@ from myagent.agent.session_agent import SessionAgent
 from myagent.errors import ConfigError
 from myagent.llm.base import Usage
 from myagent.protocol.names import AgentEvents
+from myagent.telemetry import conversation
 from myagent.tool.lifecycle import close_all as close_tool_resources
 from myagent.ws.metrics import Metrics
 from myagent.ws.options import ServerOptions
@@ -103,7 +104,8 @@ class Hub:
     def start_run(self, session: Session, work: str | AsyncIterator[AnyRunEvent]) -> None:
         """Start a run in ``session`` (the caller checked it is idle)."""
         self.metrics.runs_total += 1
-        start_run(session, work, on_usage=self.note_usage)
+        with conversation(session.id):  # the run's task inherits it: gen_ai.conversation.id on its spans
+            start_run(session, work, on_usage=self.note_usage)
 
     def note_usage(self, usage: Usage) -> None:
         self.metrics.prompt_tokens_total += usage.prompt_tokens
