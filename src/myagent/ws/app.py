@@ -1,5 +1,5 @@
 """The Starlette application: WebSocket at ``/`` and ``/ws``, the web console at ``/ui/``, health, readiness
-and metrics over HTTP."""
+and metrics over HTTP, and the AG-UI endpoint at ``POST /agui``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from myagent._version import __version__
+from myagent.agui import AGUIEndpoint
 from myagent.ui import ConsoleFiles
 from myagent.ws.connection import Connection
 from myagent.ws.hub import AgentFactory, Hub
@@ -67,6 +68,7 @@ def create_app(
         }
         return PlainTextResponse(hub.metrics.render(gauges), media_type="text/plain; version=0.0.4")
 
+    agui = AGUIEndpoint(hub.agent_factory, confirm_timeout=hub.options.confirm_timeout)
     app = Starlette(
         routes=[
             WebSocketRoute("/", websocket_endpoint),
@@ -76,7 +78,9 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            Route("/agui", agui.handle, methods=["POST"]),
         ]
     )
     app.state.hub = hub
+    app.state.agui = agui
     return app
