@@ -207,10 +207,17 @@ async def test_a_malformed_traceparent_starts_a_new_trace(spans: InMemorySpanExp
     assert run.parent is None
 
 
-def test_tracing_is_off_by_default() -> None:
-    from myagent.telemetry import NoopTracer, tracer
+async def test_tracing_is_off_by_default() -> None:
+    """Even with an OpenTelemetry SDK configured globally, runs make no spans until tracing is enabled."""
+    from opentelemetry import trace
 
-    assert isinstance(tracer(), NoopTracer)
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    agent = weather_agent(ScriptedModel([call("get_weather", {"city": "Paris"}), "Sunny."]))
+    assert await agent.run("Weather?") == "Sunny."
+    assert exporter.get_finished_spans() == ()
 
 
 _HEADER_LIKE = st.from_regex(r"[0-9a-f]{2}-[0-9a-f]{30,33}-[0-9a-fA-F]{16}-[0-9a-f]{2}", fullmatch=True)

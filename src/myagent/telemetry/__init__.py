@@ -8,7 +8,15 @@ Nothing here imports OpenTelemetry unless tracing is enabled.
 from __future__ import annotations
 
 from myagent.telemetry.context import continue_trace, conversation, current_conversation, incoming_trace
-from myagent.telemetry.tracer import NoopTracer, Span, Tracer, disable_tracing, enable_tracing, tracer
+from myagent.telemetry.tracer import (
+    NoopTracer,
+    Span,
+    Tracer,
+    disable_tracing,
+    enable_metrics,
+    enable_tracing,
+    tracer,
+)
 
 __all__ = [
     "NoopTracer",
@@ -18,6 +26,7 @@ __all__ = [
     "conversation",
     "current_conversation",
     "disable_tracing",
+    "enable_metrics",
     "enable_tracing",
     "incoming_trace",
     "tracer",

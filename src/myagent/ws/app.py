@@ -3,6 +3,7 @@ and metrics over HTTP, and the AG-UI endpoint at ``POST /agui``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -61,9 +62,11 @@ def create_app(
     async def metrics(request: Request) -> Response:
         gauges = {
             "connections": lambda: len(hub.connections),
-            "sessions": lambda: len(hub.store),
-            "active_runs": lambda: hub.active_runs,
+            "sessions": lambda: _by_agent(hub.store),
+            "active_runs": lambda: _by_agent(s for s in hub.store if s.busy),
+            "pending_confirmations": lambda: sum(len(s.confirmations.pending) for s in hub.store),
             "outbound_queue_depth": lambda: sum(c.outbound.depth for c in hub.connections),
+            "outbound_bytes_queued": lambda: sum(c.outbound.queued_bytes for c in hub.connections),
             "retained_events": lambda: sum(s.log.retained for s in hub.store),
         }
         return PlainTextResponse(hub.metrics.render(gauges), media_type="text/plain; version=0.0.4")
@@ -84,3 +87,10 @@ def create_app(
     app.state.hub = hub
     app.state.agui = agui
     return app
+
+
+def _by_agent(sessions: Iterable[Any]) -> dict[str, float]:
+    counts: dict[str, float] = {}
+    for session in sessions:
+        counts[session.agent.name] = counts.get(session.agent.name, 0) + 1
+    return counts
