@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -214,3 +215,23 @@ def test_any_body_parses_or_is_an_input_error(body: str) -> None:
     except InputError:
         return
     assert isinstance(run.threadId, str) and isinstance(run.runId, str)
+
+
+async def test_a_client_that_aborts_the_request_cancels_the_run() -> None:
+    from myagent.llm.testing import ScriptedReply
+
+    model = ScriptedModel([ScriptedReply(text="a long answer that never ends", chunk_size=2, hold_after=1)])
+    async with running_server(lambda: create_toolcall_agent(llm=model)) as server:
+        body = {"threadId": "t1", "runId": "r1", "messages": [user("Talk")]}
+        url = f"http://127.0.0.1:{server.port}/agui"
+        async with (
+            httpx.AsyncClient(trust_env=False, timeout=WAIT) as http,
+            http.stream("POST", url, json=body) as response,
+        ):
+            async for line in response.aiter_lines():
+                if "TEXT_MESSAGE_CONTENT" in line:
+                    break  # the model is now paused mid-answer: hang up
+        thread = server.app.state.agui.threads.get("t1")
+        assert thread is not None and thread.run is not None
+        await asyncio.wait_for(asyncio.gather(thread.run, return_exceptions=True), WAIT)
+        assert thread.run.cancelled()

@@ -210,3 +210,16 @@ async def test_streamable_http_server_tools_and_reinitialise_after_the_session_i
         result = await tools["add"](a=20, b=22)
         assert result.ok and result.output == "42"
         assert toolset.connection.opened == 2
+
+
+async def test_the_mcp_agent_example_serves_the_clock_tools() -> None:
+    from myagent.cli.loader import load_agent_factory
+
+    factory = load_agent_factory(ROOT / "examples" / "mcp_agent.py")
+    agent = await factory()
+    try:
+        assert {"get_city_time", "list_cities"} <= set(agent.tools.names)
+        result = await agent.tools.get("get_city_time")(city="London")
+        assert result.ok and result.data["timezone"] == "Europe/London"
+    finally:
+        await lifecycle.close_all()  # what the server does at shutdown: the shared process ends
