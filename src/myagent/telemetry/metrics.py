@@ -12,6 +12,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram
 
+from myagent.agent.events import AnswerDelta, FinalAnswer, ModelCallFinished, RunFailed, StepStarted, ToolCallFinished
 from myagent.telemetry.tracer import Span, Tracer
 
 __all__ = ["AgentMetrics", "MetricsTracer", "agent_metrics"]
@@ -79,20 +80,12 @@ class _RunTimer(Span):
         self._ended = False
 
     def observe(self, event: Any) -> None:
-        from myagent.agent.events import (
-            AnswerDelta,
-            FinalAnswer,
-            ModelCallFinished,
-            RunFailed,
-            StepStarted,
-            ToolCallFinished,
-        )
-
-        if isinstance(event, StepStarted):
+        if isinstance(event, AnswerDelta):  # the most frequent event: one check, then out
+            if self.step_started is not None:
+                self.metrics.time_to_first_token.labels(self.agent).observe(time.monotonic() - self.step_started)
+                self.step_started = None
+        elif isinstance(event, StepStarted):
             self.step_started = time.monotonic()
-        elif isinstance(event, AnswerDelta) and self.step_started is not None:
-            self.metrics.time_to_first_token.labels(self.agent).observe(time.monotonic() - self.step_started)
-            self.step_started = None
         elif isinstance(event, ModelCallFinished):
             self.step_started = None
             self.metrics.model_call.labels(self.agent, event.model).observe(event.duration)
@@ -115,8 +108,6 @@ class _RunTimer(Span):
 
 class _WorkflowTimer(_RunTimer):
     def observe(self, event: Any) -> None:
-        from myagent.agent.events import FinalAnswer
-
         if isinstance(event, FinalAnswer):
             self.outcome = "answer"
         # Sub-agents time their own model calls and tools (their runs are timed by their agents).
