@@ -235,3 +235,18 @@ async def test_a_client_that_aborts_the_request_cancels_the_run() -> None:
         assert thread is not None and thread.run is not None
         await asyncio.wait_for(asyncio.gather(thread.run, return_exceptions=True), WAIT)
         assert thread.run.cancelled()
+
+
+async def test_a_plan_and_solve_agent_runs_through_agui() -> None:
+    from myagent.plan_solve import create_plan_solver
+    from tests.test_telemetry import OnePlanner, WeatherSolver
+
+    async with serve(lambda: create_plan_solver(planner=OnePlanner(), solver=WeatherSolver(), name="trip")) as agui:
+        events = await agui.run("t1", "r1", [user("Weather for my trip")])
+    kinds = types(events)
+    assert kinds[0] == "RUN_STARTED" and kinds[-1] == "RUN_FINISHED"
+    custom = [e["name"] for e in events if e["type"] == "CUSTOM"]
+    assert custom[0] == "plan.start" and "aggregate.completed" in custom
+    assert kinds.count("TOOL_CALL_START") == 2 and kinds.count("TOOL_CALL_RESULT") == 2  # one per task
+    text = "".join(e["delta"] for e in events if e["type"] == "TEXT_MESSAGE_CONTENT")
+    assert text and text == events[-1]["result"]  # the pipeline's answer, sent as one message

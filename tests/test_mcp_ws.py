@@ -62,3 +62,31 @@ async def test_mcp_tool_round_trip_over_websocket(fake_openai: FakeOpenAIServer,
     # Shutting the server down ends the shared MCP server process.
     assert not clock.connection.is_open
     assert process_ended(children[0].pid)
+
+
+async def test_a_per_session_mcp_server_ends_with_its_session() -> None:
+    from myagent.llm.testing import ScriptedModel
+
+    toolset = MCPToolset(StdioServer(sys.executable, [str(EXAMPLE_SERVER)]), per_session=True)
+
+    async def create_agent() -> ToolCallAgent:
+        agent = create_toolcall_agent(llm=ScriptedModel([]), name="clock_agent")
+        await toolset.install(agent)
+        return agent
+
+    def servers() -> list[psutil.Process]:
+        return [p for p in psutil.Process().children(recursive=True) if str(EXAMPLE_SERVER) in p.cmdline()]
+
+    async with running_server(create_agent) as server:
+        first, second = await Client.connect(server.url), await Client.connect(server.url)
+        await first.create_session()
+        await second.create_session()
+        processes = servers()
+        assert len(processes) == 2  # one MCP server process per session
+        await first.send("user.close_session", session_id=first.session_id)
+        await first.expect("agent.session_end")
+        ended = [p for p in processes if process_ended(p.pid)]
+        assert len(ended) == 1
+        await first.close()
+        await second.close()
+    assert all(process_ended(p.pid) for p in processes)  # the other one ended at shutdown

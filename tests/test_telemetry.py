@@ -232,3 +232,15 @@ def test_trace_carrier_accepts_only_valid_w3c_headers(metadata: dict[str, Any]) 
         version, trace_id, parent_id, flags = carrier["traceparent"].split("-")
         assert version == "00" and len(trace_id) == 32 and len(parent_id) == 16 and len(flags) == 2
         assert set(carrier) <= {"traceparent", "tracestate"}
+
+
+async def test_a_traceparent_that_is_not_a_string_is_an_invalid_field() -> None:
+    model = ScriptedModel([])
+    async with running_server(lambda: weather_agent(model)) as server:
+        client = await Client.connect(server.url)
+        await client.create_session()
+        await client.send("user.message", session_id=client.session_id, content="Hi", metadata={"traceparent": 7})
+        error = await client.expect("agent.error", "system.error")
+        assert error["metadata"]["error_code"] == "INVALID_FIELD"
+        assert "traceparent" in error["content"]
+        await client.close()
