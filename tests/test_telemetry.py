@@ -244,3 +244,20 @@ async def test_a_traceparent_that_is_not_a_string_is_an_invalid_field() -> None:
         assert error["metadata"]["error_code"] == "INVALID_FIELD"
         assert "traceparent" in error["content"]
         await client.close()
+
+
+async def test_an_agui_request_with_a_traceparent_header_continues_the_trace(spans: InMemorySpanExporter) -> None:
+    import httpx2 as httpx
+
+    model = ScriptedModel(["Hi."])
+    async with (
+        running_server(lambda: weather_agent(model)) as server,
+        httpx.AsyncClient(trust_env=False, timeout=15) as http,
+    ):
+        body = {"threadId": "thread-9", "runId": "r1", "messages": [{"id": "u", "role": "user", "content": "Hi"}]}
+        headers = {"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"}
+        response = await http.post(f"http://127.0.0.1:{server.port}/agui", json=body, headers=headers)
+        assert response.status_code == 200 and "RUN_FINISHED" in response.text
+    (run,) = by_name(spans)["invoke_agent weather"]
+    assert run.context is not None and format(run.context.trace_id, "032x") == TRACE_ID
+    assert run.attributes is not None and run.attributes["gen_ai.conversation.id"] == "thread-9"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
@@ -18,6 +18,7 @@ from myagent.agui.input import InputError, RunInput, parse_run_input, seed_messa
 from myagent.agui.threads import AGUIThread, Interrupted, RunEnded, ThreadStore
 from myagent.agui.translate import RunTranslator
 from myagent.errors import ConfigError
+from myagent.telemetry import continue_trace
 from myagent.tool import lifecycle
 
 __all__ = ["AGUIEndpoint"]
@@ -64,7 +65,7 @@ class AGUIEndpoint:
     async def handle(self, request: Request) -> Response:
         try:
             run = parse_run_input(await self._body(request))
-            thread = await self._prepare(run)
+            thread = await self._prepare(run, request.headers)
         except InputError as exc:
             return _error(400, "INVALID_INPUT", str(exc))
         except _Refused as exc:
@@ -94,7 +95,7 @@ class AGUIEndpoint:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def _prepare(self, run: RunInput) -> AGUIThread:
+    async def _prepare(self, run: RunInput, headers: Mapping[str, str]) -> AGUIThread:
         thread = self.threads.get(run.threadId)
         if thread is not None and thread.serving:
             raise _Refused(409, "THREAD_BUSY", "another request is streaming this thread")
@@ -110,7 +111,8 @@ class AGUIEndpoint:
             raise InputError("the last message must be a non-empty user message")
         if thread is None:
             thread = await self._new_thread(run)
-        thread.start(question)
+        with continue_trace(headers):  # a W3C traceparent header continues the client's trace (tracing on)
+            thread.start(question)
         return thread
 
     def _resume(self, thread: AGUIThread | None, run: RunInput) -> AGUIThread:
@@ -172,9 +174,7 @@ class AGUIEndpoint:
     @staticmethod
     def _announce(thread: AGUIThread, first: Interrupted) -> list[dict[str, Any]]:
         """``first`` and every interrupt queued right behind it that is still pending."""
-        batch = [first]
-        while not thread.queue.empty() and isinstance(thread.queue._queue[0], Interrupted):  # type: ignore[attr-defined]
-            batch.append(thread.queue.get_nowait())
+        batch = [first, *thread.take_interrupts()]
         interrupts = [item.interrupt for item in batch if item.interrupt["id"] in thread.pending]
         thread.announced.update(interrupt["id"] for interrupt in interrupts)
         return interrupts

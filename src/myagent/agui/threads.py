@@ -12,7 +12,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,7 +61,8 @@ class AGUIThread:
     id: str
     agent: SessionAgent
     confirm_timeout: float
-    queue: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
+    backlog: deque[Any] = field(default_factory=deque)  # run events not yet streamed to a client
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
     run: asyncio.Task[None] | None = None
     pending: dict[str, _Pending] = field(default_factory=dict)
     announced: set[str] = field(default_factory=set)  # interrupts the client has been told about
@@ -72,23 +73,27 @@ class AGUIThread:
     def running(self) -> bool:
         return self.run is not None and not self.run.done()
 
+    def put(self, item: Any) -> None:
+        self.backlog.append(item)
+        self._arrived.set()
+
     def start(self, question: str) -> None:
-        self.queue = asyncio.Queue()
+        self.backlog.clear()
         with conversation(self.id):  # the task copies it: gen_ai.conversation.id on the run's spans
             self.run = asyncio.create_task(self._drive(question), name=f"agui-{self.id}")
 
     async def _drive(self, question: str) -> None:
         try:
             async for item in self.agent.stream(question, confirm=self.confirm):
-                self.queue.put_nowait(item)
+                self.put(item)
         except asyncio.CancelledError:
-            self.queue.put_nowait(RunEnded())
+            self.put(RunEnded())
             raise
         except Exception as exc:  # the run boundary: report it to the client, keep the server up
             logger.exception("agui thread %s: run failed", self.id)
-            self.queue.put_nowait(RunEnded(exc))
+            self.put(RunEnded(exc))
             return
-        self.queue.put_nowait(RunEnded())
+        self.put(RunEnded())
 
     async def confirm(self, request: ConfirmationRequest) -> ConfirmationDecision:
         """The agent's confirmation callback: an AG-UI interrupt, answered by a later request's ``resume``."""
@@ -97,7 +102,7 @@ class AGUIThread:
         self.pending[interrupt_id] = _Pending(request, answer)
         timeout = request.timeout if request.timeout is not None else self.confirm_timeout
         expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=timeout)
-        self.queue.put_nowait(Interrupted(_interrupt(interrupt_id, request, expires)))
+        self.put(Interrupted(_interrupt(interrupt_id, request, expires)))
         try:
             async with asyncio.timeout(timeout):
                 return await answer
@@ -121,8 +126,19 @@ class AGUIThread:
         return True
 
     async def items(self) -> AsyncIterator[Any]:
+        """The run's items in order, waiting for the next one when none is left."""
         while True:
-            yield await self.queue.get()
+            while self.backlog:
+                yield self.backlog.popleft()
+            self._arrived.clear()
+            await self._arrived.wait()
+
+    def take_interrupts(self) -> list[Interrupted]:
+        """The interrupts queued right at the front (announced together with the one just taken)."""
+        taken = []
+        while self.backlog and isinstance(self.backlog[0], Interrupted):
+            taken.append(self.backlog.popleft())
+        return taken
 
     async def close(self) -> None:
         if self.run is not None and not self.run.done():
