@@ -14,8 +14,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[chat,crypto,redis]"
 	touch $@
 
-$(VENV)/.dev-installed: $(VENV)/.installed
-	$(PY) -m pip install --quiet -e ".[dev,chat,crypto,redis]"
+$(VENV)/.dev-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -e ".[dev,chat,crypto,redis,mcp,otel]"
 	touch $@
 
 ## run: serve the weather example agent on ws://$(HOST):$(PORT)
@@ -32,8 +32,10 @@ test: $(VENV)/.dev-installed system-deps js-deps web-check
 system-deps:
 	sh scripts/install-system-deps.sh
 
-js-deps:
-	test -d tests/js/node_modules/ws || npm ci --prefix tests/js --no-audit --no-fund
+js-deps: tests/js/node_modules/.package-lock.json
+
+tests/js/node_modules/.package-lock.json: tests/js/package.json tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund
 
 # The web console's build-time npm packages (ECharts to vendor, TypeScript to check clients/typescript).
 web-deps: web/node_modules/.package-lock.json

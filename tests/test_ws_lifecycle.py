@@ -313,14 +313,13 @@ async def test_health_readiness_metrics_and_index_over_http():
             metrics = (await http.get("/metrics")).text
             values = _metric_values(metrics)
             for name in (
-                "myagent_sessions",
                 "myagent_events_sent_total",
                 "myagent_replays_total",
                 "myagent_prompt_tokens_total",
                 "myagent_outbound_queue_depth",
             ):
                 assert name in values, name
-            assert values["myagent_sessions"] == 1
+            assert sum(v for k, v in values.items() if k.startswith("myagent_sessions{")) == 1  # by agent
             assert values["myagent_replays_total"] == 1
             assert values["myagent_events_sent_total"] > 0
             assert values["myagent_prompt_tokens_total"] > 0

@@ -93,6 +93,15 @@ export interface UserCreateSessionEvent extends ClientFrameBase {
   content?: string | JsonObject | null;
 }
 
+/** `metadata` of `user.message`; servers may add fields. */
+export interface UserMessageMetadata {
+  /** W3C trace context: the run's spans continue this trace (tracing on). */
+  traceparent?: string;
+  /** W3C trace state sent with `traceparent`. */
+  tracestate?: string;
+  [key: string]: unknown;
+}
+
 /** `content` of `user.message` when it is an object. */
 export interface UserMessageContent {
   /** The question, when `content` is an object. */
@@ -105,6 +114,7 @@ export interface UserMessageEvent extends ClientFrameBase {
   event: "user.message";
   session_id: string;
   content: string | UserMessageContent;
+  metadata?: UserMessageMetadata;
 }
 
 /** `content` of `user.response` when it is an object. */

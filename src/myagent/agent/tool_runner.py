@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from myagent.agent.confirmation import ConfirmationRequest, ConfirmCallback
 from myagent.agent.events import ToolCallFinished, ToolCallStarted, ToolStatus
 from myagent.llm.base import ToolCall
+from myagent.telemetry import tracer
 from myagent.tool.base import BaseTool
 from myagent.tool.result import ToolResult
 from myagent.tool.schema import ArgumentError, parse_arguments
@@ -47,12 +48,21 @@ async def _finish(
     agent: ToolCallAgent, tool: BaseTool | None, call: ToolCall, step: int, confirm: ConfirmCallback | None
 ) -> ToolCallFinished:
     started = time.monotonic()
+    span = tracer().start_tool(agent.trace_span, tool, call, call.arguments)
     try:
-        result, status = await _outcome(agent, tool, call, step, confirm)
+        with span.current():  # this coroutine is the call's own task: spans the tool starts nest under it
+            result, status = await _outcome(agent, tool, call, step, confirm)
     except Exception as exc:  # e.g. a confirmation callback that raised: report it, never hang the run
         logger.warning("agent %s: tool call %s failed: %s", agent.name, call.name, exc, exc_info=True)
         result, status = ToolResult.failure(f"tool {call.name} could not be run: {type(exc).__name__}: {exc}"), "error"
-    return ToolCallFinished(call.id, call.name, result, status, step, time.monotonic() - started)
+    except asyncio.CancelledError:
+        span.fail("cancelled")
+        span.end()
+        raise
+    finished = ToolCallFinished(call.id, call.name, result, status, step, time.monotonic() - started)
+    span.observe(finished)
+    span.end()
+    return finished
 
 
 async def _outcome(

@@ -29,6 +29,7 @@ from myagent.agent.tool_runner import run_tool_call
 from myagent.agent.usage import UsageLedger
 from myagent.errors import AgentRunError, ModelError
 from myagent.llm.base import Message, Model, ModelRequest, ModelResponse, TextDelta, ToolCall, ToolChoice
+from myagent.telemetry import Span, tracer
 from myagent.tool.base import BaseTool
 from myagent.tool.collection import ToolCollection
 from myagent.tool.result import ToolResult
@@ -91,6 +92,7 @@ class ToolCallAgent:
         self._open_calls: list[ToolCall] = []
         self._open_results: dict[str, ToolResult] = {}
         self._run: object | None = None
+        self.trace_span: Span = Span()  # the current run's span: parent of its chat and tool spans
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -177,15 +179,22 @@ class ToolCallAgent:
         self._running = True
         run = object()
         self._run = run
+        self.trace_span = span = tracer().start_agent(self)
         try:
             async with contextlib.aclosing(events):  # closing the stream closes every inner level now
                 async for event in events:
+                    span.observe(event)
                     if isinstance(event, FinalAnswer | RunFailed):
                         # The run is over once its last event is out: a consumer that stops iterating
                         # there (``run()`` returns on it) must find the agent free for the next run.
                         self._end_run()
+                        span.end()
                     yield event
+        except asyncio.CancelledError:
+            span.fail("cancelled", "the run was cancelled")
+            raise
         finally:
+            span.end()
             if self._run is run:  # not already ended (or superseded by a newer run)
                 self._end_run()
 
@@ -255,6 +264,7 @@ class ToolCallAgent:
         )
         started = time.monotonic()
         partial: list[str] = []
+        span = tracer().start_chat(self.trace_span, self, request)
         try:
             async for event in self.model.stream(request):
                 if isinstance(event, TextDelta):
@@ -270,10 +280,13 @@ class ToolCallAgent:
                         self.name,
                     )
                     self.usage.record(record)
+                    span.observe(record)
+                    span.observe(event)
                     yield record
                     yield event
                     return
         except ModelError as exc:
+            span.fail(type(exc).__name__, str(exc))
             logger.warning("agent %s: model call failed at step %d: %s", self.name, step, exc)
             self._keep_partial(partial)
             yield RunFailed(f"Model call failed: {exc}", "MODEL_ERROR", step)
@@ -281,6 +294,8 @@ class ToolCallAgent:
         except BaseException:
             self._keep_partial(partial)  # cancelled mid-stream: keep what the user already saw
             raise
+        finally:
+            span.end()
         self._keep_partial(partial)
         yield RunFailed("The model ended its reply without a response.", "MODEL_ERROR", step)
 

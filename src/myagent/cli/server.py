@@ -50,15 +50,32 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="emit agent.llm_message events (default: $SEND_LLM_MESSAGE)",
     )
+    parser.add_argument(
+        "--otel",
+        action="store_true",
+        default=None,
+        help="export OpenTelemetry traces over OTLP/HTTP (default: $MYAGENT_OTEL; endpoint from the OTEL_* variables)",
+    )
+    parser.add_argument(
+        "--otel-capture-content",
+        action="store_true",
+        default=None,
+        help="record prompts, answers and tool arguments on spans "
+        "(default: $OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT)",
+    )
 
 
 def run_server(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    provider = _start_tracing(args)
     try:
         return asyncio.run(_serve(args))
     except ConfigError as exc:
         print(f"myagent: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        if provider is not None:
+            provider.shutdown()  # flush the last spans
 
 
 async def _serve(args: argparse.Namespace) -> int:
@@ -111,6 +128,28 @@ def _build_server(factory: Callable[[], Any], args: argparse.Namespace) -> Agent
         state_secret_key=args.state_secret_key,
         **{k: v for k, v in options.items() if v is not None},
     )
+
+
+def _start_tracing(args: argparse.Namespace) -> Any:
+    """OTLP tracing when asked for (``--otel`` or ``MYAGENT_OTEL``), unless ``OTEL_SDK_DISABLED`` says no."""
+    wanted = args.otel if getattr(args, "otel", None) is not None else _env_flag("MYAGENT_OTEL")
+    if not wanted or _env_flag("OTEL_SDK_DISABLED"):
+        return None
+    capture = getattr(args, "otel_capture_content", None) or _env_flag(
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+    )
+    try:
+        from myagent.telemetry.otel import configure_from_env
+    except ImportError:
+        print("myagent: --otel needs OpenTelemetry: pip install 'myagent[otel]'", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+    try:
+        provider = configure_from_env(capture_content=bool(capture))
+    except ConfigError as exc:
+        print(f"myagent: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+    logging.getLogger(__name__).info("OpenTelemetry tracing on (content %s)", "recorded" if capture else "not recorded")
+    return provider
 
 
 def _env_list(name: str) -> list[str]:

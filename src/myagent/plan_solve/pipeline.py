@@ -31,6 +31,7 @@ from myagent.plan_solve.types import (
     task_to_dict,
 )
 from myagent.protocol.names import AggregateEvents, PipelineEvents, PlanEvents, SolverEvents
+from myagent.telemetry import tracer
 
 __all__ = ["Aggregator", "PlanSolveAgent"]
 
@@ -143,11 +144,14 @@ class PlanSolveAgent:
         run = RunState(confirm, semaphore=asyncio.Semaphore(self.concurrency) if self.concurrency else None)
         self._run = run
         failure: list[BaseException] = []
+        workflow = tracer().start_workflow(self)
 
         async def work() -> None:
             try:
-                await body(run)
+                with workflow.current():  # phases and sub-agents started from here are its children
+                    await body(run)
             except Exception as exc:  # reported by the stream to whoever drives the run
+                workflow.fail(type(exc).__name__, str(exc))
                 failure.append(exc)
             finally:
                 run.queue.put_nowait(DONE)
@@ -157,11 +161,13 @@ class PlanSolveAgent:
             while (item := await run.queue.get()) is not DONE:
                 if isinstance(item, SubAgentEvent) and isinstance(item.event, ModelCallFinished):
                     self.usage.record(item.event)
+                    workflow.observe(item.event)
                 yield item
                 run.queue.task_done()  # delivered: see RunState.confirm_in_order
             if failure:
                 raise failure[0]
         finally:
+            workflow.end()
             await self._stop(run, worker)
 
     async def _stop(self, run: RunState, worker: asyncio.Task[None]) -> None:
@@ -215,9 +221,16 @@ class PlanSolveAgent:
     async def _plan_once(self, run: RunState, context: PlanContext) -> list[Any] | None:
         run.emit(PlanEvents.START, {"question": context.question})
         sub = SubAgentRun(run.forward, run.confirm_in_order, "plan", None)
+        span = tracer().start_phase("plan", agent=self.planner.name)
         try:
-            tasks, summary = await self.planner.plan(context.question, sub)
+            with span.current():
+                tasks, summary = await self.planner.plan(context.question, sub)
+            span.set("myagent.plan.task_count", len(tasks))
+        except Exception as exc:
+            span.fail(type(exc).__name__, str(exc))
+            raise
         finally:
+            span.end()
             run.statistics.extend(sub.statistics)
         context.plan_summary = summary
         content = {"tasks": [task_to_dict(t) for t in tasks], "plan_summary": summary, "statistics": sub.statistics}
@@ -269,7 +282,7 @@ class PlanSolveAgent:
             async with run.semaphore or contextlib.nullcontext():
                 result.status = "running"
                 run.emit(SolverEvents.START, {"task": task_to_dict(task)}, tid)
-                output = await self.solver.solve(task, context, sub)
+                output = await self._traced_solve(task, context, sub)
             result.output, result.status = output, "completed"
             result.summary = self.solver.summarize(task, output)
             result.agent_name, result.statistics = sub.agent_name or self.solver.name, sub.statistics
@@ -287,13 +300,32 @@ class PlanSolveAgent:
         finally:
             run.statistics.extend(sub.statistics)
 
+    async def _traced_solve(self, task: Any, context: PlanContext, sub: SubAgentRun) -> Any:
+        span = tracer().start_phase("solver", task_id=task_id(task), agent=self.solver.name)
+        try:
+            with span.current():
+                return await self.solver.solve(task, context, sub)
+        except asyncio.CancelledError:
+            span.fail("cancelled")
+            raise
+        except Exception as exc:
+            span.fail(type(exc).__name__, str(exc))
+            raise
+        finally:
+            span.end()
+
     async def _aggregating(self, run: RunState, context: PlanContext) -> None:
         if context.direct:
             return
         run.phase = "aggregating"
         results = context.ordered_results()
         run.emit(AggregateEvents.START, {"context": _context_content(context), "solver_results": _results(results)})
-        output = await self._aggregate(context, results)
+        span = tracer().start_phase("aggregate", results=len(results))
+        try:
+            with span.current():
+                output = await self._aggregate(context, results)
+        finally:
+            span.end()
         context.output = output
         run.emit(AggregateEvents.COMPLETED, {"solver_results": _results(results), "output": output})
         counts = context.status_counts()

@@ -123,6 +123,8 @@ _UP = [
         "required",
         "string|object",
         _f("question", "string", "content", "The question, when `content` is an object."),
+        _f("traceparent", "string", "metadata", "W3C trace context: the run's spans continue this trace (tracing on)."),
+        _f("tracestate", "string", "metadata", "W3C trace state sent with `traceparent`."),
     ),
     _up(
         UserEvents.RESPONSE,

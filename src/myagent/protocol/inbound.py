@@ -211,6 +211,11 @@ def _lenient_content(event: str, content: Any) -> Any:
 
 
 def _lookup(data: Mapping[str, Any], content: Any, spec: FieldSpec) -> tuple[bool, Any]:
+    if spec.where == "metadata":
+        metadata = data.get("metadata")
+        if isinstance(metadata, dict) and metadata.get(spec.name) is not None:
+            return True, metadata[spec.name]
+        return False, None
     if spec.where in ("top", "top_or_content") and data.get(spec.name) is not None:
         return True, data[spec.name]
     if spec.where in ("content", "top_or_content") and isinstance(content, dict) and content.get(spec.name) is not None:

@@ -38,6 +38,10 @@ class ToolCollection:
             raise ToolError(f"two tools are named {tool.name!r}")
         self._tools[tool.name] = tool
 
+    def discard(self, name: str) -> BaseTool | None:
+        """Remove the tool called ``name`` (if any) and return it."""
+        return self._tools.pop(name, None)
+
     def get(self, name: str) -> BaseTool | None:
         return self._tools.get(name)
 

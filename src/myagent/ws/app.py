@@ -1,11 +1,11 @@
 """The Starlette application: WebSocket at ``/`` and ``/ws``, the web console at ``/ui/``, health, readiness
-and metrics over HTTP."""
+and metrics over HTTP, and the AG-UI endpoint at ``POST /agui``."""
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -16,11 +16,13 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from myagent._version import __version__
+from myagent.agui import AGUIEndpoint
 from myagent.ui import ConsoleFiles
 from myagent.ws.connection import Connection
 from myagent.ws.control import ControlBus
 from myagent.ws.event_log import EventLog
 from myagent.ws.lease import LeaseManager
+from myagent.ws.metrics import GaugeReader
 from myagent.ws.options import ServerOptions
 from myagent.ws.service import AgentFactory, SessionService
 from myagent.ws.state_manager import StateManager, resolve_secret_key
@@ -139,11 +141,13 @@ def create_app(
         return JSONResponse({"ready": ready, **gateway.status()}, status_code=200 if ready else 503)
 
     async def metrics(request: Request) -> Response:
-        gauges = {
+        gauges: dict[str, GaugeReader] = {
             "connections": lambda: len(gateway.connections),
-            "sessions": lambda: service.live_sessions,
-            "active_runs": lambda: service.active_runs,
+            "sessions": lambda: _by_agent(service.host.sessions.values()),
+            "active_runs": lambda: _by_agent(s for s in service.host.sessions.values() if s.busy),
+            "pending_confirmations": lambda: sum(len(s.confirmations.pending) for s in service.host.sessions.values()),
             "outbound_queue_depth": lambda: sum(c.outbound.depth for c in gateway.connections),
+            "outbound_bytes_queued": lambda: sum(c.outbound.queued_bytes for c in gateway.connections),
             "retained_events": service.retained_events,
         }
         return PlainTextResponse(service.metrics.render(gauges), media_type="text/plain; version=0.0.4")
@@ -154,6 +158,7 @@ def create_app(
         yield
         await gateway.shutdown()
 
+    agui = AGUIEndpoint(service.agent_factory, confirm_timeout=service.options.confirm_timeout)
     app = Starlette(
         routes=[
             WebSocketRoute("/", gateway.serve),
@@ -163,9 +168,18 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            Route("/agui", agui.handle, methods=["POST"]),
         ],
         lifespan=lifespan,
     )
     app.state.service = service
     app.state.gateway = gateway
+    app.state.agui = agui
     return app
+
+
+def _by_agent(sessions: Iterable[Any]) -> dict[str, float]:
+    counts: dict[str, float] = {}
+    for session in sessions:
+        counts[session.agent.name] = counts.get(session.agent.name, 0) + 1
+    return counts

@@ -17,6 +17,7 @@ from myagent.plan_solve.types import TaskCoercionError
 from myagent.protocol.errors import ErrorCodes
 from myagent.protocol.names import AgentEvents, PipelineEvents, PlanEvents
 from myagent.protocol.texts import text
+from myagent.telemetry import continue_trace, conversation
 from myagent.ws.control import ControlCommand, ControlResult
 from myagent.ws.runs import Work, start_run
 from myagent.ws.session import Session
@@ -68,10 +69,15 @@ class SessionHost:
     def active_runs(self) -> int:
         return sum(1 for session in self.sessions.values() if session.busy)
 
-    def start(self, session: Session, work: Work) -> None:
-        """Start a run in ``session`` (the caller checked it is idle)."""
+    def start(self, session: Session, work: Work, *, trace: dict[str, str] | None = None) -> None:
+        """Start a run in ``session`` (the caller checked it is idle).
+
+        ``trace`` (W3C ``traceparent``/``tracestate`` from the client) continues the client's trace.
+        """
         self._on_run_started()
-        start_run(session, work, on_usage=self._on_usage, on_finished=self._on_finished, spawn=self._spawn)
+        # The run task copies the context: its spans carry the session id and the client's trace.
+        with conversation(session.id), continue_trace(trace):
+            start_run(session, work, on_usage=self._on_usage, on_finished=self._on_finished, spawn=self._spawn)
 
     async def execute(self, command: ControlCommand) -> ControlResult:
         """Run ``command`` on the live session it names."""
@@ -96,7 +102,7 @@ class SessionHost:
         refused = self._check_idle(session)
         if refused is not None:
             return refused
-        self.start(session, str(args["text"]))
+        self.start(session, str(args["text"]), trace=args.get("trace"))
         return ControlResult()
 
     async def _resume_calls(self, session: Session, args: dict[str, Any]) -> ControlResult:

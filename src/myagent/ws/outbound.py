@@ -13,7 +13,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from myagent.ws.event_log import LogEntry
+from myagent.ws.event_log import LogEntry, encode_frame
 
 __all__ = ["CLOSE_GOING_AWAY", "CLOSE_POLICY", "CLOSE_SLOW_CONSUMER", "OutboundChannel"]
 
@@ -58,6 +58,11 @@ class OutboundChannel:
     @property
     def depth(self) -> int:
         return len(self._queue)
+
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes of the frames waiting (entries not yet serialised are measured without sealing them)."""
+        return sum(len(item) if isinstance(item, str) else _entry_size(item) for item in self._queue)
 
     def push(self, item: Item) -> bool:
         """Queue a frame; false (and the overflow callback) when the peer is too slow.
@@ -105,3 +110,8 @@ class OutboundChannel:
                 return
             self._wakeup.clear()
             await self._wakeup.wait()
+
+
+def _entry_size(entry: LogEntry) -> int:
+    # Sealing here would stop the log from merging later deltas into the entry: measure a copy.
+    return len(entry.data) if entry.data is not None else len(encode_frame(entry.frame))

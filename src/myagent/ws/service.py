@@ -29,6 +29,7 @@ from myagent.protocol.errors import ErrorCodes
 from myagent.protocol.names import AgentEvents
 from myagent.protocol.show_content import render_show_content
 from myagent.protocol.texts import text
+from myagent.tool.lifecycle import close_all as close_tool_resources
 from myagent.ws.control import ControlBus, ControlCommand, ControlResult, InMemoryControlBus, NodeUnreachable
 from myagent.ws.event_log import Deliver, EventLog, InMemoryEventLog, Subscription
 from myagent.ws.host import SessionHost
@@ -149,6 +150,7 @@ class SessionService:
             task.cancel()
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
+        await close_tool_resources()  # shared tool resources, e.g. MCP server processes
 
     async def _receive_control(self, command: ControlCommand) -> ControlResult:
         """A command from another process (or this one) for a session this process runs or serves."""

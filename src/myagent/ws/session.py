@@ -16,6 +16,7 @@ from myagent.agent.confirmation import ConfirmationDecision, ConfirmationRequest
 from myagent.agent.session_agent import SessionAgent
 from myagent.protocol.names import AgentEvents
 from myagent.protocol.texts import text
+from myagent.tool.lifecycle import close_agent
 from myagent.ws.confirmations import ConfirmationBook, PendingConfirmation
 from myagent.ws.options import ServerOptions
 from myagent.ws.translate import Outgoing
@@ -123,3 +124,4 @@ class Session:
             done, _ = await asyncio.wait({task}, timeout=_CLOSE_WAIT)
             if not done:
                 logger.warning("session %s: run did not stop within %.0f s of being cancelled", self.id, _CLOSE_WAIT)
+        await close_agent(self.agent)  # per-session tool resources (e.g. an MCP server process)

@@ -9,6 +9,7 @@ from myagent.errors import ProtocolError
 from myagent.protocol.errors import ErrorCodes
 from myagent.protocol.inbound import InboundFrame
 from myagent.protocol.rules import parse_event_id
+from myagent.telemetry.context import trace_carrier
 from myagent.ws.commands.context import CommandContext
 
 __all__ = ["ack", "cancel", "close_session", "create_session", "message", "reconnect", "response"]
@@ -27,7 +28,7 @@ async def create_session(ctx: CommandContext, frame: InboundFrame) -> None:
 
 async def message(ctx: CommandContext, frame: InboundFrame) -> None:
     session_id = await ctx.resolve(frame)
-    await ctx.service.command(session_id, "message", text=frame.text)
+    await ctx.service.command(session_id, "message", text=frame.text, trace=trace_carrier(frame.values))
 
 
 async def response(ctx: CommandContext, frame: InboundFrame) -> None:
