@@ -139,7 +139,7 @@ def _start_tracing(args: argparse.Namespace) -> Any:
         "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
     )
     try:
-        from myagent.telemetry.otel import configure_from_env
+        from myagent.telemetry.setup import configure_from_env
     except ImportError:
         print("myagent: --otel needs OpenTelemetry: pip install 'myagent[otel]'", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None

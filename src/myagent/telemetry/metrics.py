@@ -13,7 +13,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Histogram
 
 from myagent.agent.events import AnswerDelta, FinalAnswer, ModelCallFinished, RunFailed, StepStarted, ToolCallFinished
-from myagent.telemetry.tracer import Span, Tracer
+from myagent.telemetry.spans import Span, Tracer
 
 __all__ = ["AgentMetrics", "MetricsTracer", "agent_metrics"]
 

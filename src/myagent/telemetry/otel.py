@@ -32,7 +32,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from myagent._version import __version__
 from myagent.telemetry.context import current_conversation, incoming_trace
 from myagent.telemetry.genai import messages_attribute, output_attribute, provider_name
-from myagent.telemetry.tracer import Span, Tracer
+from myagent.telemetry.spans import Span, Tracer
 
 __all__ = ["OTelSpan", "OTelTracer"]
 
@@ -207,33 +207,3 @@ class _ToolSpan(OTelSpan):
 def _clip(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= _MAX_CONTENT else text[:_MAX_CONTENT] + "…"
-
-
-def configure_from_env(*, capture_content: bool = False) -> Any:
-    """Install a global ``TracerProvider`` exporting over OTLP/HTTP, configured by the standard ``OTEL_*`` variables.
-
-    ``OTEL_EXPORTER_OTLP_ENDPOINT`` (default ``http://localhost:4318``), ``OTEL_EXPORTER_OTLP_HEADERS``,
-    ``OTEL_SERVICE_NAME`` (default ``myagent``) and ``OTEL_RESOURCE_ATTRIBUTES`` are read by the SDK.
-    Returns the provider; call its ``shutdown()`` at exit to flush the last spans.
-
-    Raises:
-        ConfigError: the OTLP exporter is not installed (``pip install myagent[otel]``).
-    """
-    from opentelemetry.sdk.resources import OTELResourceDetector, Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
-    from myagent.errors import ConfigError
-
-    try:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    except ImportError as exc:
-        raise ConfigError("the OTLP exporter is missing: pip install 'myagent[otel]'") from exc
-    resource = Resource.create({"service.name": "myagent"}).merge(OTELResourceDetector().detect())
-    provider = TracerProvider(resource=resource)
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    trace.set_tracer_provider(provider)
-    from myagent.telemetry.tracer import enable_tracing
-
-    enable_tracing(tracer_provider=provider, capture_content=capture_content)
-    return provider
