@@ -74,7 +74,7 @@ async def test_every_metric_parses_and_has_help_text_and_gauges_follow_sessions(
         assert total(samples, "myagent_sessions", agent="gauge_agent") == 2
         assert total(samples, "myagent_sessions_total") >= 2
         await first.close()
-        await until(lambda: len(server.hub.store) == 1)  # no grace period: the session ends with its connection
+        await until(lambda: server.service.live_sessions == 1)  # no grace period: the session ends with its connection
         samples = await scrape(server.port)
         assert total(samples, "myagent_connections") == 1
         assert total(samples, "myagent_sessions", agent="gauge_agent") == 1
@@ -95,7 +95,7 @@ async def test_active_runs_and_pending_confirmations_while_a_run_waits() -> None
             "user.response", session_id=client.session_id, step_id=request["step_id"], content={"confirmed": True}
         )
         await client.expect("agent.final_answer")
-        await until(lambda: server.hub.active_runs == 0)
+        await until(lambda: server.service.active_runs == 0)
         samples = await scrape(server.port)
         assert total(samples, "myagent_active_runs") == 0
         assert total(samples, "myagent_pending_confirmations") == 0
