@@ -215,7 +215,8 @@ def fresh_agent() -> ToolCallAgent:
 
 
 async def test_sessions_closed_or_expired_leave_nothing_behind():
-    async with running_server(fresh_agent, grace_period=0.01) as server:
+    # Not a rate-limit test: one client makes 1,000 sessions back to back.
+    async with running_server(fresh_agent, grace_period=0.01, frames_per_second=1e6, frame_burst=10**6) as server:
         baseline = len(asyncio.all_tasks())
         await _batch(server, 1000)  # warm-up: caches, lazily created objects
         await until(lambda: len(asyncio.all_tasks()) <= baseline)

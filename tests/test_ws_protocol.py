@@ -393,7 +393,7 @@ async def test_unknown_session_id_is_session_not_found() -> None:
             assert error["session_id"] == "no-such-session"
 
 
-async def test_a_session_of_another_connection_is_not_owned_and_stays_unaffected() -> None:
+async def test_a_session_of_another_connection_looks_unknown_and_stays_unaffected() -> None:
     tool = WeatherTool()
     model = FunctionModel(
         lambda request: (
@@ -415,10 +415,10 @@ async def test_a_session_of_another_connection_is_not_owned_and_stays_unaffected
         ]
         for event, fields in attempts:
             await intruder.send(event, session_id=victim, **fields)
-            assert_error(await intruder.expect("system.error"), "SESSION_NOT_OWNED", event)
+            assert_error(await intruder.expect("system.error"), "SESSION_NOT_FOUND", event)
         # An event id naming the other session is not a way in either.
         await intruder.send("user.ack", last_event_id=f"{victim}:1")
-        assert_error(await intruder.expect("system.error"), "SESSION_NOT_OWNED", "user.ack")
+        assert_error(await intruder.expect("system.error"), "SESSION_NOT_FOUND", "user.ack")
 
         frames = await owner.ask("Rome")
         own = await intruder.ask("Lima")

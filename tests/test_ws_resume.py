@@ -279,10 +279,10 @@ async def test_wrong_resume_token_is_refused_and_the_session_keeps_running_unown
         # ... and knowing the id alone gives no access to it
         await intruder.send("user.message", session_id=sid, content="mine now")
         error = await intruder.expect("system.error")
-        assert error["metadata"]["error_code"] == "SESSION_NOT_OWNED"
+        assert error["metadata"]["error_code"] == "SESSION_NOT_FOUND"
         await intruder.send("user.cancel", session_id=sid)
         error = await intruder.expect("system.error")
-        assert error["metadata"]["error_code"] == "SESSION_NOT_OWNED"
+        assert error["metadata"]["error_code"] == "SESSION_NOT_FOUND"
         session = session_of(server, sid)
         assert session.busy and not session.closed
         assert not any(f.get("session_id") == sid and "seq" in f for f in intruder.frames)
@@ -476,7 +476,7 @@ async def test_reconnect_while_the_old_connection_is_open_takes_the_session_over
         mark = len(old.frames)
         await old.send("user.message", session_id=sid, content="still mine?")
         error = await old.expect("system.error")
-        assert error["metadata"]["error_code"] == "SESSION_NOT_OWNED"
+        assert error["metadata"]["error_code"] == "SESSION_NOT_FOUND"
         assert not sequenced(old.frames[mark:])
         assert session_of(server, sid).sink is not None
         await old.close()

@@ -674,6 +674,12 @@ export interface SystemNoticeMetadata {
   last_seq?: number;
   /** `reconnect`: whether a run is in progress. */
   busy?: boolean;
+  /** `reconnect`: the session's next resume token (the old one is spent). */
+  resume_token?: string;
+  /** `authenticate`: who the connection now acts for. */
+  principal?: string;
+  /** `authenticate`: when the credentials expire (UNIX time). */
+  expires_at?: number | null;
   /** `solve_tasks`: how many tasks will run. */
   tasks?: number;
   /** `cancel_task`/`restart_task`: the task. */

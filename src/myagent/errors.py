@@ -75,6 +75,11 @@ class ProtocolError(MyAgentError):
         self.fatal = fatal
         self.details: dict[str, object] = {}
 
+    def with_detail(self, name: str, value: object) -> ProtocolError:
+        """Add one fact to ``metadata.details`` (a limit, a wait in seconds)."""
+        self.details[name] = value
+        return self
+
     def with_field(self, name: str) -> ProtocolError:
         """Name the offending field (sent as ``metadata.details.field``)."""
         self.details["field"] = name

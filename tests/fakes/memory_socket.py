@@ -37,6 +37,9 @@ class ConnectionClosedInProcess(Exception):
 
 
 class ServerSide:
+    #: What Connection reads of the handshake: a local client with no headers.
+    scope: ClassVar[dict[str, Any]] = {"type": "websocket", "headers": [], "client": ("127.0.0.1", 50000), "path": "/"}
+
     def __init__(self) -> None:
         self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.outbox: asyncio.Queue[str | Closed] = asyncio.Queue()

@@ -30,6 +30,7 @@ from myagent.client.events import ConfirmAnswer, ConfirmRequest, Event
 from myagent.client.runs import FOREIGN, InboxItem, OwnRun, PipelineTrack, RunStream, is_run_event, task_ids
 from myagent.protocol.errors import ErrorCodes
 from myagent.protocol.names import AgentEvents, UserEvents
+from myagent.protocol.rules import NoticeActions
 
 if TYPE_CHECKING:
     from myagent.client.client import AgentClient, Link
@@ -438,7 +439,7 @@ class Session:
     def _receive_notice(self, event: Event) -> None:
         action = event.metadata.get("action")
         request = f"user.{action}"
-        if action == "reconnect" or request in _CONTROLS:
+        if action == NoticeActions.RECONNECT or request in _CONTROLS:
             waiter = next((w for w in self._waiters if w.request == request and not w.future.done()), None)
             if waiter is not None:
                 self._waiters.remove(waiter)
@@ -447,12 +448,15 @@ class Session:
                 self._foreign = True  # the server starts a run for it right after this notice
             if waiter is not None and request in _CONTROLS:
                 return
-        if action == "reconnect":
+        if action == NoticeActions.RECONNECT:
+            token = event.metadata.get("resume_token")
+            if isinstance(token, str) and token:
+                self.resume_token = token  # each reconnect spends the token and hands out the next one
             target = event.metadata.get("last_seq")
             self._resume_target = (target if isinstance(target, int) else 0, bool(event.metadata.get("busy")))
             self._replayed.clear()
         self._inbox.put_nowait(InboxItem(event=event))
-        if action == "session_taken_over":
+        if action == NoticeActions.SESSION_TAKEN_OVER:
             error = SessionTakenOverError(f"session {self.session_id} was resumed by another connection", "taken_over")
             self._mark_closed("taken_over", error)
         self._check_replay_done()

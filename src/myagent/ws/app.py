@@ -9,19 +9,25 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from myagent._version import __version__
 from myagent.agui import AGUIEndpoint
+from myagent.auth.authenticator import Authenticator
+from myagent.auth.gate import HandshakeGate
+from myagent.auth.origin import DEFAULT_ALLOWED_ORIGINS, OriginPolicy
 from myagent.ui import ConsoleFiles
-from myagent.ws.connection import Connection
+from myagent.ws.connection import Connection, Guards
 from myagent.ws.control import ControlBus
 from myagent.ws.event_log import EventLog
 from myagent.ws.lease import LeaseManager
+from myagent.ws.limits import FailureThrottle
 from myagent.ws.metrics import GaugeReader
 from myagent.ws.options import ServerOptions
 from myagent.ws.service import AgentFactory, SessionService
@@ -66,13 +72,32 @@ def build_service(
 class Gateway:
     """The WebSocket transport of one service: its live connections and their shutdown."""
 
-    def __init__(self, service: SessionService) -> None:
+    def __init__(self, service: SessionService, *, authenticator: Authenticator | None = None) -> None:
+        options = service.options
         self.service = service
         self.connections: set[Connection] = set()
         self.started_at = time.time()
+        self.guards = Guards(
+            authenticator=authenticator,
+            failures=FailureThrottle(free_failures=options.failed_attempts_free, window=options.failed_attempts_window),
+        )
 
     async def serve(self, websocket: WebSocket) -> None:
-        await Connection(websocket, self.service, self.connections).serve()
+        await Connection(websocket, self.service, self.connections, self.guards).serve()
+
+    def guard(self, app: ASGIApp) -> HandshakeGate:
+        """``app`` behind the checks made before the upgrade: Origin, credentials, connections per client."""
+        options = self.service.options
+        origins = options.allowed_origins
+        policy = (
+            None if origins == ("*",) else OriginPolicy(origins if origins is not None else DEFAULT_ALLOWED_ORIGINS)
+        )
+        return HandshakeGate(
+            app,
+            origins=policy,
+            authenticator=self.guards.authenticator,
+            max_connections_per_principal=options.max_connections_per_client,
+        )
 
     async def shutdown(self) -> None:
         """Close every session (``agent.session_end`` reaches attached clients), then every connection (1001)."""
@@ -101,6 +126,7 @@ def create_app(
     control: ControlBus | None = None,
     leases: LeaseManager | None = None,
     node_id: str | None = None,
+    authenticate: Authenticator | None = None,
     **kwargs: Any,
 ) -> Starlette:
     """A Starlette app serving ``agent_factory_func`` agents; mount it in an existing app if you like.
@@ -112,6 +138,7 @@ def create_app(
         service: an existing service (used by ``AgentWebSocketServer``).
         store, event_log, control, leases: storage seams shared with other processes (in-memory by default).
         node_id: this process's name among several.
+        authenticate: checks credentials (sync or async; see docs/security.md); ``None``: off.
 
     Raises:
         TypeError: an unknown option.
@@ -127,7 +154,7 @@ def create_app(
             leases=leases,
             node_id=node_id,
         )
-    gateway = Gateway(service)
+    gateway = Gateway(service, authenticator=authenticate)
 
     async def index(request: Request) -> Response:
         # Plain HTTP on "/" (a browser) goes to the console; WebSocket upgrades on "/" never get here.
@@ -160,6 +187,7 @@ def create_app(
 
     agui = AGUIEndpoint(service.agent_factory, confirm_timeout=service.options.confirm_timeout)
     app = Starlette(
+        middleware=[Middleware(_Guarded, gateway=gateway)],
         routes=[
             WebSocketRoute("/", gateway.serve),
             WebSocketRoute("/ws", gateway.serve),
@@ -176,6 +204,16 @@ def create_app(
     app.state.gateway = gateway
     app.state.agui = agui
     return app
+
+
+class _Guarded:
+    """Starlette middleware form of :meth:`Gateway.guard` (WebSocket handshakes only)."""
+
+    def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
+        self._gate = gateway.guard(app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._gate(scope, receive, send)
 
 
 def _by_agent(sessions: Iterable[Any]) -> dict[str, float]:

@@ -5,22 +5,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from myagent._version import __version__
+from myagent.auth.authenticator import Authenticator
+from myagent.auth.connection_auth import ConnectionAuth
+from myagent.auth.errors import AuthError
+from myagent.auth.gate import SCOPE_KEY, GateResult
+from myagent.auth.handshake import Handshake
+from myagent.auth.principal import anonymous_principal
 from myagent.errors import ProtocolError
+from myagent.protocol.close_codes import CLOSE_CODES, CloseCodes
 from myagent.protocol.envelope import PROTOCOL_VERSION, create_error, create_event
 from myagent.protocol.errors import ErrorCodes
 from myagent.protocol.inbound import InboundFrame, decode_frame, requested_event
-from myagent.protocol.names import SystemEvents
+from myagent.protocol.names import SystemEvents, UserEvents
 from myagent.protocol.show_content import render_show_content
 from myagent.protocol.texts import text
 from myagent.ws.commands import CommandContext, dispatch
 from myagent.ws.event_log import LogEntry, encode_frame
-from myagent.ws.outbound import CLOSE_GOING_AWAY, CLOSE_SLOW_CONSUMER, OutboundChannel
+from myagent.ws.limits import FailureThrottle, TokenBucket
+from myagent.ws.outbound import OutboundChannel
 from myagent.ws.service import SessionService
 
 __all__ = ["CAPABILITIES", "Connection"]
@@ -32,22 +42,51 @@ CAPABILITIES = ["seq", "ack", "replay", "reconnect", "confirmation", "cancel", "
 _CLOSE_TIMEOUT = 2.0
 
 
+@dataclass
+class Guards:
+    """What every connection of a server shares for its security checks.
+
+    Attributes:
+        authenticator: verifies credentials (``None``: authentication off).
+        failures: failed resume and restore attempts per client address.
+    """
+
+    authenticator: Authenticator | None = None
+    failures: FailureThrottle | None = None
+
+
 class Connection:
     """Serves one client until it disconnects, is too slow, or the server shuts down."""
 
-    def __init__(self, websocket: WebSocket, service: SessionService, registry: set[Connection]) -> None:
+    def __init__(
+        self, websocket: WebSocket, service: SessionService, registry: set[Connection], guards: Guards | None = None
+    ) -> None:
+        guards = guards or Guards()
         self.id = f"conn_{uuid.uuid4().hex[:16]}"
         self.websocket = websocket
         self.service = service
         self.registry = registry
         self.options = service.options
         self.metrics = service.metrics
-        self.context = CommandContext(self.id, service, self)
+        scope = getattr(websocket, "scope", None) or {}
+        gate: GateResult | None = scope.get(SCOPE_KEY)
+        handshake = gate.handshake if gate is not None else Handshake.from_scope(scope)
+        principal = gate.principal if gate is not None else None
+        self.auth = ConnectionAuth(
+            guards.authenticator, handshake, principal=principal, auth_timeout=self.options.auth_timeout
+        )
+        client_key = gate.limit_key if gate is not None else anonymous_principal(handshake.client_host).key
+        self.context = CommandContext(
+            self.id, service, self, principal=principal, client_key=client_key, failures=guards.failures
+        )
+        self.frames = TokenBucket(self.options.frames_per_second, self.options.frame_burst)
         self.outbound = OutboundChannel(
             websocket.send_text,
             max_frames=self.options.outbound_queue_frames,
+            max_bytes=self.options.outbound_buffer_bytes,
             on_overflow=self._on_overflow,
             on_sent=self.metrics.note_sent,
+            on_failure=lambda exc: self._stop(CloseCodes.INTERNAL_ERROR),
         )
         self._reader: asyncio.Task[Any] | None = None
         self._close_code: int | None = None
@@ -78,6 +117,7 @@ class Connection:
         self.send_system(SystemEvents.CONNECTED, "connected", self._connected_metadata())
         writer = asyncio.create_task(self.outbound.run(), name=f"writer-{self.id}")
         heartbeat = asyncio.create_task(self._heartbeat(), name=f"heartbeat-{self.id}")
+        watch = asyncio.create_task(self._watch_credentials(), name=f"auth-{self.id}")
         self._reader = asyncio.current_task()
         try:
             await self._read_frames()
@@ -90,6 +130,7 @@ class Connection:
                 self._reader.uncancel()  # our own stop request (slow consumer, shutdown)
         finally:
             heartbeat.cancel()
+            watch.cancel()
             await self._release_sessions()
             self.registry.discard(self)
             await self._finish(writer)
@@ -124,7 +165,18 @@ class Connection:
     async def _handle_text(self, text: str) -> None:
         frame: InboundFrame | None = None
         try:
+            if not self.frames.try_take():
+                wait = round(self.frames.retry_after(), 2)
+                raise ProtocolError(ErrorCodes.RATE_LIMITED, f"too many frames; retry in {wait} s").with_detail(
+                    "retry_after", wait
+                )
             frame = decode_frame(text)
+            if not self.auth.admits(frame.event):
+                self._close_for(AuthError("authenticate first: send user.authenticate with a token"))
+                return
+            if frame.event == UserEvents.AUTHENTICATE:
+                await self._authenticate(frame)
+                return
             await dispatch(self.context, frame)
         except ProtocolError as exc:
             self.metrics.client_errors_total += 1
@@ -146,7 +198,7 @@ class Connection:
 
     async def _finish(self, writer: asyncio.Task[None]) -> None:
         self.outbound.close()
-        if self._close_code == CLOSE_SLOW_CONSUMER:
+        if self._close_code == CloseCodes.SLOW_CONSUMER:
             writer.cancel()
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await asyncio.wait_for(writer, _CLOSE_TIMEOUT)
@@ -155,7 +207,37 @@ class Connection:
                 await asyncio.wait_for(self.websocket.close(self._close_code, self._close_reason()), _CLOSE_TIMEOUT)
 
     def _close_reason(self) -> str:
-        return "slow consumer" if self._close_code == CLOSE_SLOW_CONSUMER else "server shutting down"
+        known = CLOSE_CODES.get(self._close_code) if self._close_code is not None else None
+        return known.reason if known is not None else ""
+
+    # -- credentials --------------------------------------------------------------------------
+
+    async def _authenticate(self, frame: InboundFrame) -> None:
+        """``user.authenticate``: the first credentials, or a refresh before the token expires."""
+        if self.auth.state == "off":
+            raise ProtocolError(ErrorCodes.NOT_SUPPORTED, "this server does not use authentication")
+        try:
+            principal = await self.auth.authenticate(frame.content)
+        except AuthError as exc:
+            self._close_for(exc)
+            return
+        self.context.principal = principal
+        expires = principal.expires_at
+        self.notice("authenticate", True, "authenticated", principal=principal.id, expires_at=expires)
+
+    async def _watch_credentials(self) -> None:
+        """Close with 4401 when the first frame never came or the credentials expired unrefreshed."""
+        while self.auth.state != "off":
+            deadline = self.auth.deadline()
+            await asyncio.sleep(3600 if deadline is None else max(0.0, deadline - time.time()))
+            failure = self.auth.overdue()
+            if failure is not None:
+                self._close_for(failure)
+                return
+
+    def _close_for(self, error: AuthError) -> None:
+        logger.info("connection %s: closing (%s): %s", self.id, error.close_code, error)
+        self._stop(error.close_code)
 
     async def _release_sessions(self) -> None:
         attached = list(self.context.attached.values())
@@ -169,11 +251,11 @@ class Connection:
     def _on_overflow(self) -> None:
         logger.warning("connection %s: client is not reading; closing (sessions stay resumable)", self.id)
         self.metrics.slow_consumer_disconnects_total += 1
-        self._stop(CLOSE_SLOW_CONSUMER)
+        self._stop(CloseCodes.SLOW_CONSUMER)
 
     async def close_going_away(self) -> None:
         """Server shutdown: flush what is queued, then close with 1001."""
-        self._stop(CLOSE_GOING_AWAY)
+        self._stop(CloseCodes.GOING_AWAY)
 
     def _stop(self, code: int) -> None:
         if self._close_code is None:

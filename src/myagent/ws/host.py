@@ -138,7 +138,8 @@ class SessionHost:
 
     async def _request_state(self, session: Session, args: dict[str, Any]) -> ControlResult:
         snapshot = self.state.create_state_snapshot(session)
-        signed = self.state.sign_state(snapshot)
+        principal = args.get("principal")
+        signed = self.state.sign_state(snapshot, principal=str(principal) if principal is not None else None)
         await session.emit(
             AgentEvents.STATE_EXPORTED,
             text("state_exported", session.language),

@@ -18,7 +18,8 @@ class ServerOptions:
         ping_interval: seconds between WebSocket pings; a peer that misses ``ping_timeout`` is dropped.
         ping_timeout: seconds to wait for a pong.
         confirm_timeout: seconds a confirmation request stays open; expiry counts as a refusal.
-        max_message_bytes: largest accepted client frame; larger ones get ``MESSAGE_TOO_LARGE``.
+        max_message_bytes: largest accepted client frame (the transport's limit too: a larger frame
+            closes the connection with 1009).
         max_sessions_per_connection: sessions one connection may own at once.
         max_sessions: sessions the server holds at once.
         retention_events: events retained per session for replay (unacknowledged ones included).
@@ -26,6 +27,23 @@ class ServerOptions:
         lease_ttl: seconds a process's run lease on a session lasts unless renewed (renewed every third).
         sweep_interval: most seconds between two looks for sessions whose grace period is over.
         outbound_queue_frames: frames queued for one connection before it counts as a slow consumer.
+        outbound_buffer_bytes: bytes queued for one connection before it counts as a slow consumer
+            (closed with 4008; its sessions stay resumable).
+        allowed_origins: ``Origin`` patterns admitted at the handshake (``None``: the server's own
+            origin, ``http(s)://localhost:*``, ``http(s)://127.0.0.1:*``, ``[::1]`` and ``null``;
+            ``("*",)`` turns the check off).
+        auth_timeout: seconds a connection admitted without credentials has to send ``user.authenticate``
+            (authentication on only).
+        frames_per_second: client frames one connection may send per second on average; beyond the
+            burst, frames get ``RATE_LIMITED``.
+        frame_burst: client frames one connection may send at once.
+        max_connections_per_client: open connections per principal (per client address while
+            authentication is off); more are refused with HTTP 429.
+        max_sessions_per_client: live sessions per principal (per client address while
+            authentication is off), detached ones included; more get ``SESSION_LIMIT``.
+        failed_attempts_free: failed resume or restore attempts a client address may make per
+            ``failed_attempts_window`` before it must wait (1 s, doubling up to 300 s).
+        failed_attempts_window: seconds over which failed attempts are counted.
         send_llm_messages: also emit ``agent.llm_message`` for every message added to memory.
         language: language of ``show_content`` and status texts: ``zh`` (default) or ``en``.
         state_max_age: seconds a signed state stays valid.
@@ -53,6 +71,15 @@ class ServerOptions:
     state_encrypt: bool = False
     state_max_bytes: int = 100_000
     state_max_messages: int = 100
+    outbound_buffer_bytes: int = 4 << 20
+    allowed_origins: tuple[str, ...] | None = None
+    auth_timeout: float = 10.0
+    frames_per_second: float = 50.0
+    frame_burst: int = 200
+    max_connections_per_client: int = 256
+    max_sessions_per_client: int = 1000
+    failed_attempts_free: int = 5
+    failed_attempts_window: float = 60.0
     lease_ttl: float = 30.0
     sweep_interval: float = 1.0
 

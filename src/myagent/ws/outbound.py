@@ -1,9 +1,10 @@
-"""The single writer of a connection: a bounded queue drained by one task.
+"""The single writer of a connection: a queue bounded in frames and in bytes, drained by one task.
 
 Sequenced events are queued as :class:`LogEntry` objects and serialised only when the writer
 takes them, which is what lets the event log coalesce deltas that are still waiting. A client
-that stops reading fills the queue; past ``max_frames`` the connection is closed with
-:data:`CLOSE_SLOW_CONSUMER` and its sessions stay resumable.
+that stops reading fills the queue; past ``max_frames`` frames or ``max_bytes`` bytes the
+connection is closed with close code 4008 and its sessions stay resumable. The writer never dies
+silently: a failure is logged once and reported through ``on_failure`` (the connection closes 1011).
 """
 
 from __future__ import annotations
@@ -13,16 +14,17 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+from starlette.websockets import WebSocketDisconnect
+
 from myagent.ws.event_log import LogEntry, encode_frame
 
-__all__ = ["CLOSE_GOING_AWAY", "CLOSE_POLICY", "CLOSE_SLOW_CONSUMER", "OutboundChannel"]
+__all__ = ["OutboundChannel"]
 
 logger = logging.getLogger(__name__)
 
-#: Close codes the server uses (documented in docs/protocol.md).
-CLOSE_GOING_AWAY = 1001
-CLOSE_POLICY = 1008
-CLOSE_SLOW_CONSUMER = 4008
+#: What a queued sequenced event is counted as before it is serialised (its envelope); its text is
+#: added when it is a string. The event log holds the same entry, within its own retention limit.
+_ENTRY_OVERHEAD = 256
 
 Item = LogEntry | str
 
@@ -33,8 +35,10 @@ class OutboundChannel:
     Args:
         send: coroutine that writes one text frame (may block while the peer is not reading).
         max_frames: queued frames before the peer counts as a slow consumer.
+        max_bytes: queued bytes before the peer counts as a slow consumer.
         on_overflow: called once when the queue overflows.
         on_sent: called after every frame written (metrics).
+        on_failure: called once if writing fails for another reason than the peer going away.
     """
 
     def __init__(
@@ -42,13 +46,18 @@ class OutboundChannel:
         send: Callable[[str], Awaitable[None]],
         *,
         max_frames: int,
+        max_bytes: int = 4 << 20,
         on_overflow: Callable[[], None],
         on_sent: Callable[[int], None] | None = None,
+        on_failure: Callable[[BaseException], None] | None = None,
     ) -> None:
         self._send = send
         self._max_frames = max_frames
+        self._max_bytes = max_bytes
         self._on_overflow = on_overflow
         self._on_sent = on_sent
+        self._on_failure = on_failure
+        self._bytes = 0  # what the queued items are counted as (see _cost)
         self._queue: deque[Item] = deque()
         self._wakeup = asyncio.Event()
         self._closed = False
@@ -72,11 +81,15 @@ class OutboundChannel:
         """
         if self._closed or self.overflowed:
             return False
-        if len(self._queue) >= self._max_frames + self._credit:
+        cost = _cost(item)
+        if len(self._queue) >= self._max_frames + self._credit or (
+            self._bytes + cost > self._max_bytes and self._queue
+        ):
             self.overflowed = True
             self._on_overflow()
             return False
         self._queue.append(item)
+        self._bytes += cost
         self._wakeup.set()
         return True
 
@@ -86,6 +99,7 @@ class OutboundChannel:
             return
         self._queue.extend(items)
         self._credit += len(items)
+        self._bytes += sum(_cost(item) for item in items)
         self._wakeup.set()
 
     def close(self) -> None:
@@ -93,13 +107,29 @@ class OutboundChannel:
         self._wakeup.set()
 
     async def run(self) -> None:
-        """Write queued frames until closed; a write error ends the loop (the reader notices)."""
+        """Write queued frames until closed.
+
+        The peer going away ends the loop quietly (the reader notices); any other failure is logged
+        once and reported to ``on_failure``, so that the connection is closed rather than left mute.
+        """
+        try:
+            await self._write()
+        except (asyncio.CancelledError, OSError, WebSocketDisconnect, RuntimeError):
+            raise
+        except Exception as exc:
+            logger.exception("writer failed; closing the connection")
+            self.close()
+            if self._on_failure is not None:
+                self._on_failure(exc)
+
+    async def _write(self) -> None:
         while True:
             # Let the producers that woke us run once more: deltas queued meanwhile are merged into
             # the waiting entry, which saves a frame and a system call each (measured in bench/).
             await asyncio.sleep(0)
             while self._queue:
                 item = self._queue.popleft()
+                self._bytes -= _cost(item)
                 data = item if isinstance(item, str) else item.seal()
                 if self._credit:
                     self._credit -= 1
@@ -110,6 +140,13 @@ class OutboundChannel:
                 return
             self._wakeup.clear()
             await self._wakeup.wait()
+
+
+def _cost(item: Item) -> int:
+    if isinstance(item, str):
+        return len(item)
+    content = item.frame.get("content") if item.data is None else item.data
+    return _ENTRY_OVERHEAD + (len(content) if isinstance(content, str) else 0)
 
 
 def _entry_size(entry: LogEntry) -> int:

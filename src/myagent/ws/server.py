@@ -12,6 +12,7 @@ from typing import Any
 
 import uvicorn
 
+from myagent.auth.authenticator import Authenticator
 from myagent.ws.app import Gateway, build_service, create_app
 from myagent.ws.control import ControlBus
 from myagent.ws.event_log import EventLog
@@ -76,6 +77,8 @@ class AgentWebSocketServer:
         store, event_log, control, leases: storage seams shared with other processes (in-memory by
             default; see docs/server.md).
         node_id: this process's name among several (random when omitted).
+        authenticate: checks each client's credentials (``myagent.auth``; see docs/security.md); off
+            when omitted, as the guide's clients expect.
         **options: any :class:`~myagent.ws.options.ServerOptions` field.
 
     Raises:
@@ -94,6 +97,7 @@ class AgentWebSocketServer:
         control: ControlBus | None = None,
         leases: LeaseManager | None = None,
         node_id: str | None = None,
+        authenticate: Authenticator | None = None,
         **options: Any,
     ) -> None:
         self.host = host
@@ -109,7 +113,7 @@ class AgentWebSocketServer:
             leases=leases,
             node_id=node_id,
         )
-        self.app = create_app(agent_factory_func, service=self.service)
+        self.app = create_app(agent_factory_func, service=self.service, authenticate=authenticate)
         self.gateway: Gateway = self.app.state.gateway
         self._server: _Uvicorn | None = None
         self._started = asyncio.Event()
@@ -121,7 +125,7 @@ class AgentWebSocketServer:
             host=self.host,
             port=self.port,
             ws="websockets-sansio",
-            ws_max_size=max(16 << 20, self.options.max_message_bytes * 4),
+            ws_max_size=self.options.max_message_bytes,  # the transport refuses what the protocol would
             ws_ping_interval=self.options.ping_interval,
             ws_ping_timeout=self.options.ping_timeout,
             ws_per_message_deflate=False,

@@ -42,11 +42,11 @@ from myagent.ws.store import InMemorySessionStore, SessionRecord, SessionStore, 
 from myagent.ws.sweeper import Sweeper
 from myagent.ws.translate import Outgoing
 
-__all__ = ["AgentFactory", "Attachment", "SessionService"]
+__all__ = ["AgentFactory", "Attachment", "SessionContext", "SessionService"]
 
 logger = logging.getLogger(__name__)
 
-AgentFactory = Callable[[], Any]
+AgentFactory = Callable[..., Any]
 
 
 @dataclass
@@ -60,6 +60,24 @@ class Attachment:
     connection_id: str
     subscription: Subscription
     on_lost: Callable[[str, str], None]
+    resume_token: str | None = None  # a new token, when attaching rotated it
+
+
+@dataclass(frozen=True)
+class SessionContext:
+    """What an agent factory that takes one argument is told about the session it builds for."""
+
+    session_id: str
+    principal: str | None  # the owner's key (``None`` while authentication is off)
+
+
+def _takes_an_argument(factory: Callable[..., Any]) -> bool:
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return any(p.default is p.empty for p in positional) or any(p.kind is p.VAR_POSITIONAL for p in parameters)
 
 
 class SessionService:
@@ -89,6 +107,7 @@ class SessionService:
         if not callable(agent_factory):
             raise ConfigError("agent_factory_func must be callable and return a new agent")
         self.agent_factory = agent_factory
+        self._factory_takes_context = _takes_an_argument(agent_factory)
         self.options = options
         self.language = options.language
         self.state = state
@@ -168,10 +187,16 @@ class SessionService:
     # -- creating and attaching ---------------------------------------------------------------
 
     async def create(
-        self, *, connection_id: str, deliver: Deliver, on_lost: Callable[[str, str], None], owner: str | None = None
+        self,
+        *,
+        connection_id: str,
+        deliver: Deliver,
+        on_lost: Callable[[str, str], None],
+        owner: str | None = None,
+        quota_key: str | None = None,
     ) -> Attachment:
         """A new session with a fresh agent, attached to ``connection_id``; ``agent.session_created`` follows."""
-        session, token = await self._new_session(owner=owner, connection_id=connection_id)
+        session, token = await self._new_session(owner=owner, connection_id=connection_id, quota_key=quota_key)
         attachment = await self._attach(session.id, connection_id, 0, deliver, on_lost)
         attachment.subscription.start()
         await session.emit(
@@ -188,15 +213,22 @@ class SessionService:
         return attachment
 
     async def _new_session(
-        self, *, owner: str | None, connection_id: str | None, session_id: str | None = None
+        self, *, owner: str | None, connection_id: str | None, quota_key: str | None = None
     ) -> tuple[Session, str]:
         await self.start()
         if self.shutting_down:
             raise ProtocolError(ErrorCodes.SERVER_SHUTTING_DOWN, "the server is shutting down")
         if await self.store.count() >= self.options.max_sessions:
             raise ProtocolError(ErrorCodes.SESSION_LIMIT, "session limit reached; close a session first")
-        agent = await self._new_agent()
-        session = Session(session_id or str(uuid.uuid4()), agent, self.options, self.append)
+        quota_key = quota_key or owner
+        limit = self.options.max_sessions_per_client
+        if quota_key is not None and await self.store.count(quota_key=quota_key) >= limit:
+            raise ProtocolError(
+                ErrorCodes.SESSION_LIMIT, f"you hold {limit} sessions already; close one first"
+            ).with_detail("max_sessions_per_client", limit)
+        session_id = str(uuid.uuid4())
+        agent = await self._new_agent(SessionContext(session_id, owner))
+        session = Session(session_id, agent, self.options, self.append)
         token = secrets.token_urlsafe(24)
         lease = await self.leases.acquire(session.id, self.node_id, self.options.lease_ttl)
         if lease is None:
@@ -213,15 +245,16 @@ class SessionService:
             status="attached" if connection_id else "detached",
             created_at=session.created_at,
             agent_name=agent.name,
+            quota_key=quota_key,
         )
         await self.store.put(record)
         self.metrics.sessions_total += 1
         return session, token
 
-    async def _new_agent(self) -> SessionAgent:
-        """Call the factory (sync or async); anything but an agent is an error."""
+    async def _new_agent(self, context: SessionContext) -> SessionAgent:
+        """Call the factory (sync or async, with the session's context if it takes one); only an agent will do."""
         try:
-            agent = self.agent_factory()
+            agent = self.agent_factory(context) if self._factory_takes_context else self.agent_factory()
             if inspect.isawaitable(agent):
                 agent = await agent
         except Exception as exc:  # user code: report it, keep serving
@@ -292,20 +325,33 @@ class SessionService:
         connection_id: str,
         deliver: Deliver,
         on_lost: Callable[[str, str], None],
+        owner: str | None = None,
     ) -> Attachment:
         """Re-attach a session by its resume token; the subscription replays every event after ``after_seq``.
 
+        The token is used up: the attachment carries the session's next one.
+
         Raises:
-            ProtocolError: unknown session, wrong token, or a position that was never sent.
+            ProtocolError: unknown session (or another principal's), wrong token, or a position never sent.
         """
         await self.start()
         record = await self.store.get(session_id)
-        if record is None or record.status == "closed":
+        if record is None or record.status == "closed" or record.owner != owner:
             raise ProtocolError(ErrorCodes.SESSION_NOT_FOUND, f"no live session {session_id!r}; it may have expired")
         if not token_matches(token, record.resume_token_hash):
             raise ProtocolError(ErrorCodes.INVALID_RESUME_TOKEN, "the resume token does not match this session")
         await self.check_sent(session_id, after_seq)
-        return await self.reattach(record, after_seq, connection_id=connection_id, deliver=deliver, on_lost=on_lost)
+        attachment = await self.reattach(
+            record, after_seq, connection_id=connection_id, deliver=deliver, on_lost=on_lost
+        )
+        attachment.resume_token = await self._rotate_token(session_id)
+        return attachment
+
+    async def _rotate_token(self, session_id: str) -> str:
+        """A new resume token for the session; the previous one stops working."""
+        token = secrets.token_urlsafe(24)
+        await self.store.update(session_id, resume_token_hash=hash_token(token))
+        return token
 
     async def reattach(
         self,
@@ -336,26 +382,25 @@ class SessionService:
         deliver: Deliver,
         on_lost: Callable[[str, str], None],
         owner: str | None = None,
+        quota_key: str | None = None,
     ) -> tuple[Attachment, bool] | None:
-        """Continue a verified signed state: re-attach its session if it still lives, else a new one.
+        """Continue a verified signed state: take its session back if it still lives, else a new one.
 
         ``position(session_id, last_seq)`` is the client's position in that session, if it gave one.
         Returns the attachment and whether it re-attached a live session (its subscription then waits
         for the caller to announce the replay and start it), or ``None`` when the session was already
-        attached to this connection.
-
-        Raises:
-            ProtocolError: the session is attached to another connection.
+        attached to this connection. A live session attached to another connection is taken over
+        (that connection is told with a ``session_taken_over`` notice).
         """
         await self.start()
         original_id = str(state["session_id"])
         record = await self.store.get(original_id)
-        if record is not None and record.status != "closed":
+        if record is not None and record.status != "closed" and record.owner == owner:
             live = await self._restore_live(
                 record, position, connection_id=connection_id, deliver=deliver, on_lost=on_lost
             )
             return None if live is None else (live, True)
-        session, token = await self._new_session(owner=owner, connection_id=connection_id)
+        session, token = await self._new_session(owner=owner, connection_id=connection_id, quota_key=quota_key)
         result = self.state.restore_session_from_state(session, state)
         attachment = await self._attach(session.id, connection_id, 0, deliver, on_lost)
         attachment.subscription.start()
@@ -387,18 +432,17 @@ class SessionService:
         deliver: Deliver,
         on_lost: Callable[[str, str], None],
     ) -> Attachment | None:
-        """The state's session still lives: take it back with replay, unless another connection holds it."""
-        if record.connection_id not in (None, connection_id):
-            raise ProtocolError(ErrorCodes.SESSION_ACTIVE_ELSEWHERE, "the session is active on another connection")
+        """The state's session still lives: take it back with replay (from another connection if need be)."""
         attachment = None
-        if record.connection_id is None:
+        if record.connection_id != connection_id:
             after = position(record.id, await self.events.last_seq(record.id))
             attachment = await self.reattach(
                 record, after, connection_id=connection_id, deliver=deliver, on_lost=on_lost
             )
         # Only the token's hash is kept: the client gets a new token, and the old one stops working.
-        token = secrets.token_urlsafe(24)
-        await self.store.update(record.id, resume_token_hash=hash_token(token))
+        token = await self._rotate_token(record.id)
+        if attachment is not None:
+            attachment.resume_token = token
         described = await self.on_owner(record.id, "describe")
         await self.append(
             record.id,

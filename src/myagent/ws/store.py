@@ -46,6 +46,8 @@ class SessionRecord:
         conversation: the agent's messages at the last checkpoint (end of a run).
         pending_confirmations: step ids and tool names of confirmations waiting for an answer.
         plan_context: the Plan & Solve context at the last checkpoint.
+        quota_key: what the session counts against (its owner, or its creator's address while
+            authentication is off).
     """
 
     id: str
@@ -61,6 +63,7 @@ class SessionRecord:
     conversation: list[dict[str, Any]] = field(default_factory=list)
     pending_confirmations: list[dict[str, Any]] = field(default_factory=list)
     plan_context: dict[str, Any] | None = None
+    quota_key: str | None = None
 
 
 class SessionStore(abc.ABC):
@@ -82,8 +85,8 @@ class SessionStore(abc.ABC):
         """Remove and return the detached records whose deadline has passed (each is returned to one caller)."""
 
     @abc.abstractmethod
-    async def count(self, *, node_id: str | None = None, owner: str | None = None) -> int:
-        """Live records, optionally only those run by ``node_id`` or owned by ``owner``."""
+    async def count(self, *, node_id: str | None = None, quota_key: str | None = None) -> int:
+        """Live records, optionally only those run by ``node_id`` or counted against ``quota_key``."""
 
     async def update(self, session_id: str, **changes: Any) -> SessionRecord | None:
         """Change some fields of a record; ``None`` if it is gone."""
@@ -121,11 +124,13 @@ class InMemorySessionStore(SessionStore):
             del self._records[record.id]
         return expired
 
-    async def count(self, *, node_id: str | None = None, owner: str | None = None) -> int:
+    async def count(self, *, node_id: str | None = None, quota_key: str | None = None) -> int:
+        if node_id is None and quota_key is None:
+            return len(self._records)
         return sum(
             1
             for record in self._records.values()
-            if (node_id is None or record.node_id == node_id) and (owner is None or record.owner == owner)
+            if (node_id is None or record.node_id == node_id) and (quota_key is None or record.quota_key == quota_key)
         )
 
     def __len__(self) -> int:

@@ -6,11 +6,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from myagent.auth.principal import Principal
 from myagent.errors import ProtocolError
 from myagent.protocol.errors import ErrorCodes
 from myagent.protocol.inbound import InboundFrame
 from myagent.protocol.texts import text
 from myagent.ws.event_log import LogEntry
+from myagent.ws.limits import FailureThrottle
 from myagent.ws.service import Attachment, SessionService
 
 __all__ = ["CommandContext", "Handler", "Peer"]
@@ -45,14 +47,18 @@ class CommandContext:
         connection_id: the connection's id.
         service: the session service.
         peer: where replies and events go.
-        principal: who is on the other end (``None`` while authentication is off).
+        principal: who is on the other end (``None`` while authentication is off or pending).
+        client_key: the client's address key (limits while authentication is off).
+        failures: failed resume/restore attempts per client address (``None``: not throttled).
         attached: sessions attached to this connection.
     """
 
     connection_id: str
     service: SessionService
     peer: Peer
-    principal: Any = None
+    principal: Principal | None = None
+    client_key: str = "anonymous"
+    failures: FailureThrottle | None = None
     attached: dict[str, Attachment] = field(default_factory=dict)
 
     @property
@@ -61,7 +67,33 @@ class CommandContext:
 
     @property
     def owner(self) -> str | None:
-        return getattr(self.principal, "id", None)
+        """Who sessions created here belong to (``None`` while authentication is off)."""
+        return self.principal.key if self.principal is not None else None
+
+    @property
+    def quota_key(self) -> str:
+        """What session limits count by: the principal, or the client address while authentication is off."""
+        return self.owner or self.client_key
+
+    def check_attempts(self) -> None:
+        """Refuse a resume or restore while this client address is waiting after failed attempts.
+
+        Raises:
+            ProtocolError: ``RATE_LIMITED`` with ``details.retry_after``.
+        """
+        wait = self.failures.retry_after(self.client_key) if self.failures is not None else 0.0
+        if wait > 0:
+            raise ProtocolError(
+                ErrorCodes.RATE_LIMITED, f"too many failed attempts; retry in {wait:.0f} s"
+            ).with_detail("retry_after", round(wait, 1))
+
+    def note_failure(self, error: ProtocolError) -> None:
+        """Count a failed resume or restore (wrong token, unknown session, refused state)."""
+        if self.failures is not None and (
+            error.code in (ErrorCodes.INVALID_RESUME_TOKEN, ErrorCodes.SESSION_NOT_FOUND)
+            or error.code.startswith("STATE_")
+        ):
+            self.failures.record_failure(self.client_key)
 
     async def resolve(self, frame: InboundFrame) -> str:
         """The session a frame is about; it must be attached to this connection.
@@ -79,11 +111,11 @@ class CommandContext:
             raise ProtocolError(ErrorCodes.SESSION_AMBIGUOUS, "this connection has several sessions; set `session_id`")
         if frame.session_id in self.attached:
             return frame.session_id
-        if await self.service.store.get(frame.session_id) is None:
-            raise ProtocolError(ErrorCodes.SESSION_NOT_FOUND, f"no live session {frame.session_id!r}")
+        # Unknown, expired, or another client's: the same answer, so that ids reveal nothing.
         raise ProtocolError(
-            ErrorCodes.SESSION_NOT_OWNED,
-            "the session is not attached to this connection; send user.reconnect with its resume token",
+            ErrorCodes.SESSION_NOT_FOUND,
+            "no such session on this connection; to continue a session from an earlier connection send "
+            "user.reconnect with its resume token (or user.reconnect_with_state with its signed state)",
         )
 
     def acknowledge(self, session_id: str, action: str, ok: bool, **extra: Any) -> None:
@@ -112,6 +144,7 @@ class CommandContext:
             replay_count=len(window.entries),
             last_seq=window.last_seq,
             busy=bool(described.data.get("busy")),
+            **({"resume_token": attachment.resume_token} if attachment.resume_token else {}),
         )
         self.peer.push_replay(window.entries)
         attachment.subscription.start()

@@ -21,7 +21,11 @@ async def create_session(ctx: CommandContext, frame: InboundFrame) -> None:
     if len(ctx.attached) >= ctx.service.options.max_sessions_per_connection:
         raise ProtocolError(ErrorCodes.SESSION_LIMIT, "session limit reached; close a session first")
     attachment = await ctx.service.create(
-        connection_id=ctx.connection_id, deliver=ctx.peer.deliver, on_lost=ctx.peer.session_lost, owner=ctx.owner
+        connection_id=ctx.connection_id,
+        deliver=ctx.peer.deliver,
+        on_lost=ctx.peer.session_lost,
+        owner=ctx.owner,
+        quota_key=ctx.quota_key,
     )
     ctx.attached[attachment.session_id] = attachment
 
@@ -67,14 +71,20 @@ async def reconnect(ctx: CommandContext, frame: InboundFrame) -> None:
     if frame.session_id is None:
         raise ProtocolError(ErrorCodes.MISSING_FIELD, "user.reconnect requires `session_id`").with_field("session_id")
     _, after = position(frame)
-    attachment = await ctx.service.resume(
-        frame.session_id,
-        str(frame.get("resume_token")),
-        after,
-        connection_id=ctx.connection_id,
-        deliver=ctx.peer.deliver,
-        on_lost=ctx.peer.session_lost,
-    )
+    ctx.check_attempts()
+    try:
+        attachment = await ctx.service.resume(
+            frame.session_id,
+            str(frame.get("resume_token")),
+            after,
+            connection_id=ctx.connection_id,
+            deliver=ctx.peer.deliver,
+            on_lost=ctx.peer.session_lost,
+            owner=ctx.owner,
+        )
+    except ProtocolError as exc:
+        ctx.note_failure(exc)
+        raise
     ctx.attached[attachment.session_id] = attachment
     await ctx.announce_replay(attachment)
     logger.info("connection %s: resumed session %s after seq %s", ctx.connection_id, attachment.session_id, after)

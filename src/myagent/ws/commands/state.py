@@ -13,14 +13,17 @@ __all__ = ["reconnect_with_state", "request_state"]
 
 async def request_state(ctx: CommandContext, frame: InboundFrame) -> None:
     session_id = await ctx.resolve(frame)
-    await ctx.service.command(session_id, "request_state")
+    await ctx.service.command(session_id, "request_state", principal=ctx.owner)
 
 
 async def reconnect_with_state(ctx: CommandContext, frame: InboundFrame) -> None:
-    ok, state, error = ctx.service.state.verify_state(frame.get("signed_state"))
+    ctx.check_attempts()
+    ok, state, error = ctx.service.state.verify_state(frame.get("signed_state"), principal=ctx.owner)
     if not ok or state is None:
         assert error is not None
-        raise ProtocolError(error.code, f"state refused: {error.message}")
+        refused = ProtocolError(error.code, f"state refused: {error.message}")
+        ctx.note_failure(refused)
+        raise refused
     limit = ctx.service.options.max_sessions_per_connection
     if str(state["session_id"]) not in ctx.attached and len(ctx.attached) >= limit:
         raise ProtocolError(ErrorCodes.SESSION_LIMIT, "session limit reached; close a session first")
@@ -45,6 +48,7 @@ async def reconnect_with_state(ctx: CommandContext, frame: InboundFrame) -> None
         deliver=ctx.peer.deliver,
         on_lost=ctx.peer.session_lost,
         owner=ctx.owner,
+        quota_key=ctx.quota_key,
     )
     if restored is None:
         return

@@ -288,6 +288,7 @@ export class AgentClient extends EventTarget {
     let replayStarts = false;
     if (frame.event === SystemEvents.NOTICE && meta.action === NoticeActions.RECONNECT && session && frame.session_id === session.id) {
       session.attached = true;
+      if (typeof meta.resume_token === "string" && meta.resume_token) session.token = meta.resume_token; // the old one is spent
       this.replay = { sessionId: session.id, left: Number(meta.replay_count) || 0, busy: meta.busy };
       replayStarts = true;
       this.dispatchEvent(new CustomEvent("session", { detail: { session } }));
