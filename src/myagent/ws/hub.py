@@ -12,6 +12,7 @@ from typing import Any
 from myagent.agent.session_agent import SessionAgent
 from myagent.errors import ConfigError
 from myagent.llm.base import Usage
+from myagent.llm.http_pool import close_shared_clients
 from myagent.protocol.names import AgentEvents
 from myagent.ws.metrics import Metrics
 from myagent.ws.options import ServerOptions
@@ -136,6 +137,7 @@ class Hub:
             task.cancel()
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
+        await close_shared_clients()  # the model endpoints' pooled connections (myagent.llm.http_pool)
 
     def status(self) -> dict[str, Any]:
         return {
