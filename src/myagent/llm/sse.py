@@ -37,6 +37,8 @@ class SSEDecoder:
         Raises:
             SSEError: one event (or one line) grew past ``max_event_bytes``.
         """
+        if not chunk:
+            return []
         if self._pending_cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]
         self._pending_cr = chunk.endswith(b"\r")
