@@ -63,7 +63,16 @@ def shared_client(endpoint: Endpoint) -> aiohttp.ClientSession:
 
 def _new_client(endpoint: Endpoint) -> aiohttp.ClientSession:
     import aiohttp
+    from aiohttp.helpers import get_env_proxy_for_url
+    from yarl import URL
 
+    # The proxy (HTTP(S)_PROXY / NO_PROXY) is looked up once here: aiohttp's ``trust_env`` would
+    # look it up, and read ~/.netrc, in a worker thread on every request.
+    proxy, proxy_auth = None, None
+    try:
+        proxy, proxy_auth = get_env_proxy_for_url(URL(endpoint.base_url))
+    except LookupError:
+        pass
     # No connection limit: every concurrent stream needs its own HTTP/1.1 connection, and queueing
     # a stream behind others would only turn into a time-out. Time-outs are set per request.
     connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=_KEEPALIVE_SECONDS)
@@ -71,7 +80,10 @@ def _new_client(endpoint: Endpoint) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(
         connector=connector,
         headers=headers,
-        trust_env=True,  # HTTP(S)_PROXY / NO_PROXY, like other HTTP clients
+        proxy=proxy,
+        proxy_auth=proxy_auth,
+        trust_env=False,
+        cookie_jar=aiohttp.DummyCookieJar(),  # nothing an endpoint sets leaks between sessions
         auto_decompress=True,
         raise_for_status=False,
     )
