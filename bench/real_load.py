@@ -34,7 +34,6 @@ import gc
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -126,14 +125,14 @@ async def close_sessions(sessions: list[Session]) -> None:
         await asyncio.gather(*(s.ws.close() for s in sessions[start : start + BATCH]), return_exceptions=True)
 
 
-async def run_once(session: Session, message: dict[str, Any], text: str, timeout: float) -> tuple[float, int]:
+async def run_once(session: Session, message: dict[str, Any], text: str, limit: float) -> tuple[float, int]:
     """One message to the final answer, verified; returns (ms, frames) and keeps the deltas."""
     if session.session_id is not None:
         message = {**message, "session_id": session.session_id}
     frames: list[dict[str, Any]] = []
     started = time.perf_counter()
     await session.ws.send(json.dumps(message))
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(limit):
         while True:
             frame = json.loads(await session.ws.recv())
             frames.append(frame)
@@ -311,7 +310,7 @@ def main() -> int:
             finally:
                 server.stop()
             r = results[variant]
-            print(f"{variant}: {r.cpu_ms_per_session:.2f} ms CPU/session, run p50 {pct(r.run_ms, 50):.1f} ms", flush=True)
+            print(f"{variant}: {r.cpu_ms_per_session:.2f} ms CPU/session, p50 {pct(r.run_ms, 50):.1f} ms", flush=True)
     except BenchFailure as exc:
         print(f"\nBENCHMARK FAILED: {exc}", file=sys.stderr)
         return 1

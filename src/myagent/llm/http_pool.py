@@ -12,6 +12,7 @@ This module imports ``aiohttp`` only when a client is first needed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from collections.abc import Mapping
@@ -69,10 +70,8 @@ def _new_client(endpoint: Endpoint) -> aiohttp.ClientSession:
     # The proxy (HTTP(S)_PROXY / NO_PROXY) is looked up once here: aiohttp's ``trust_env`` would
     # look it up, and read ~/.netrc, in a worker thread on every request.
     proxy, proxy_auth = None, None
-    try:
+    with contextlib.suppress(LookupError):  # no proxy for this URL
         proxy, proxy_auth = get_env_proxy_for_url(URL(endpoint.base_url))
-    except LookupError:
-        pass
     # No connection limit: every concurrent stream needs its own HTTP/1.1 connection, and queueing
     # a stream behind others would only turn into a time-out. Time-outs are set per request.
     connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=_KEEPALIVE_SECONDS)
