@@ -18,10 +18,11 @@ import pytest
 
 from myagent import create_toolcall_agent
 from myagent.agent.events import AnswerDelta, FinalAnswer, RunEvent, RunFailed
+from myagent.config import LLMConfig
 from myagent.errors import ModelError, ModelResponseError
 from myagent.llm import close_shared_clients
 from myagent.llm.base import Message, ModelRequest, ModelResponse, ModelStreamEvent, TextDelta
-from myagent.llm.http_pool import shared_client
+from myagent.llm.http_pool import open_client_count, shared_client
 from myagent.llm.openai_compatible import OpenAICompatibleModel
 from tests.fakes.fake_openai import FakeOpenAIServer
 from tests.harness import Client, running_server
@@ -305,3 +306,22 @@ def split_events(events: list[ModelStreamEvent]) -> tuple[list[str], ModelRespon
     assert isinstance(events[-1], ModelResponse)
     assert not any(isinstance(event, ModelResponse) for event in events[:-1])
     return [e.text for e in events[:-1] if isinstance(e, TextDelta)], events[-1]
+
+
+# -- nothing per session that can be done once -------------------------------------------------
+
+
+async def test_building_agents_per_session_builds_no_client_and_shares_the_model(
+    fake_openai: FakeOpenAIServer,
+) -> None:
+    config = LLMConfig(base_url=fake_openai.url, model="fake-model")
+
+    agents = [create_toolcall_agent(name=f"session-{i}", llm_config=config) for i in range(50)]
+
+    assert open_client_count() == 0  # no client, TLS context or pool until a model call
+    assert len({id(agent.model) for agent in agents}) == 1
+    fake_openai.add_text("ok")
+    assert (await agents[7].run("hi")) == "ok"
+    assert open_client_count() == 1
+    await close_shared_clients()
+    assert open_client_count() == 0

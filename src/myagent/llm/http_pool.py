@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # aiohttp is imported on first use: importing myagent stays cheap
     import aiohttp
 
-__all__ = ["Endpoint", "close_endpoint", "close_shared_clients", "shared_client"]
+__all__ = ["Endpoint", "close_endpoint", "close_shared_clients", "open_client_count", "shared_client"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,11 @@ def _new_client(endpoint: Endpoint) -> aiohttp.ClientSession:
         auto_decompress=True,
         raise_for_status=False,
     )
+
+
+def open_client_count() -> int:
+    """How many shared clients the running loop has open (for tests and metrics)."""
+    return sum(not client.closed for client in _registry.get(asyncio.get_running_loop(), {}).values())
 
 
 async def close_endpoint(endpoint: Endpoint) -> None:

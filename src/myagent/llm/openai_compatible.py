@@ -76,6 +76,11 @@ _EVENTS_PER_PAUSE = 32
 
 _DONE = b"[DONE]"
 
+#: Distinct configurations whose model :meth:`OpenAICompatibleModel.shared` keeps (least recently
+#: used dropped first; e.g. one configuration per user key).
+_MAX_SHARED_MODELS = 64
+_shared_models: dict[LLMConfig, OpenAICompatibleModel] = {}
+
 
 class OpenAICompatibleModel(Model):
     """Streams chat completions with tool calls from an OpenAI-compatible endpoint.
@@ -131,6 +136,18 @@ class OpenAICompatibleModel(Model):
             max_tokens=config.max_tokens,
             temperature=config.temperature,
         )
+
+    @classmethod
+    def shared(cls, config: LLMConfig) -> OpenAICompatibleModel:
+        """The process-wide model for ``config``: agents built per session need not build one each.
+
+        Models keep no per-call state, so one instance per configuration serves every session.
+        """
+        model = _shared_models.pop(config, None) or cls.from_config(config)
+        _shared_models[config] = model  # most recently used last
+        while len(_shared_models) > _MAX_SHARED_MODELS:
+            del _shared_models[next(iter(_shared_models))]
+        return model
 
     def __repr__(self) -> str:
         # Deliberately without the API key.
