@@ -3,7 +3,8 @@
     .venv/bin/python bench/healthz_probe.py PORT [--interval-ms 20]
 
 Runs in its own process (so the load generator's own loop cannot delay it) over one keep-alive
-HTTP/1.1 connection, until SIGINT/SIGTERM; then prints one JSON object: the response times in ms.
+HTTP/1.1 connection, until SIGINT/SIGTERM; then prints one JSON object: the response times in ms and when each
+probe was sent (Unix time).
 A response time far above the loopback round trip means the server's event loop was busy.
 """
 
@@ -32,6 +33,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     times: list[float] = []
+    at: list[float] = []  # wall-clock time each probe was sent
     errors = 0
     conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=60)
     while not stopping:
@@ -40,12 +42,13 @@ def main() -> int:
             conn.request("GET", "/healthz")
             conn.getresponse().read()
             times.append((time.perf_counter() - started) * 1000)
+            at.append(time.time() - (time.perf_counter() - started))
         except (OSError, http.client.HTTPException):
             errors += 1
             conn.close()
             conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=60)
         time.sleep(max(0.0, args.interval_ms / 1000 - (time.perf_counter() - started)))
-    json.dump({"ms": times, "errors": errors}, sys.stdout)
+    json.dump({"ms": times, "at": at, "errors": errors}, sys.stdout)
     return 0
 
 

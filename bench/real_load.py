@@ -72,7 +72,9 @@ class Result:
     rss_before: int = 0
     rss_after_one: int = 0
     probe_ms: list[float] = field(default_factory=list)
+    probe_at: list[float] = field(default_factory=list)
     probe_errors: int = 0
+    phases: list[tuple[str, float]] = field(default_factory=list)  # (what, Unix time it ended)
 
     @property
     def cpu_ms_per_session(self) -> float:
@@ -162,11 +164,11 @@ class Probe:
         argv = [sys.executable, str(BENCH / "healthz_probe.py"), str(port), "--interval-ms", str(interval_ms)]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
 
-    def stop(self) -> tuple[list[float], int]:
+    def stop(self) -> tuple[list[float], list[float], int]:
         self.proc.send_signal(signal.SIGINT)
         out, _ = self.proc.communicate(timeout=90)
-        data = json.loads(out or b'{"ms": [], "errors": 0}')
-        return list(data["ms"]), int(data["errors"])
+        data = json.loads(out or b'{"ms": [], "at": [], "errors": 0}')
+        return list(data["ms"]), list(data["at"]), int(data["errors"])
 
 
 async def measure(
@@ -188,7 +190,9 @@ async def measure(
     result.rss_before = server.rss()
     cpu0 = server.cpu_seconds()
     try:
+        result.phases.append(("start", time.time()))
         sessions = await open_sessions(url, args.sessions, ours=ours)
+        result.phases.append(("sessions open", time.time()))
         for number in range(args.rounds):
             messages: list[dict[str, Any]] = []
             for index in range(args.sessions):
@@ -204,6 +208,7 @@ async def measure(
                 )
             finally:
                 gc.enable()
+            result.phases.append((f"round {number + 1} done", time.time()))
             result.run_ms += [ms for ms, _ in outcomes]
             result.frames += sum(frames for _, frames in outcomes)
             if number == 0:
@@ -213,7 +218,7 @@ async def measure(
         result.cpu_s = server.cpu_seconds() - cpu0
     finally:
         if probe is not None:
-            result.probe_ms, result.probe_errors = probe.stop()
+            result.probe_ms, result.probe_at, result.probe_errors = probe.stop()
         if profiler is not None:
             stop_py_spy(*profiler)
     await close_sessions(sessions)
@@ -253,6 +258,11 @@ def report(results: dict[str, Result], args: argparse.Namespace) -> None:
         print(f"sdk / ours: {results['sdk'].cpu_s / ours.cpu_s:.1f}x CPU per session")
     print(f"RSS growth per session after one answer: {ours.rss_kib_per_session:.1f} KiB")
     if ours.probe_ms:
+        worst = sorted(zip(ours.probe_ms, ours.probe_at, strict=True), reverse=True)[:5]
+        start = ours.phases[0][1]
+        marks = ", ".join(f"{what} +{at - start:.1f}s" for what, at in ours.phases[1:])
+        print(f"slowest /healthz probes (ms @ s after start; {marks}):", end="")
+        print(", ".join(f" {ms:.0f} @ +{at - start:.1f}s" for ms, at in worst))
         print(
             f"/healthz during the load: p99 {pct(ours.probe_ms, 99):.1f} ms, max {max(ours.probe_ms):.1f} ms "
             f"({len(ours.probe_ms)} probes)"
@@ -276,6 +286,7 @@ def main() -> int:
     parser.add_argument("--probe-interval-ms", type=float, default=20.0, help="/healthz probe interval")
     parser.add_argument("--round-timeout", type=float, default=300.0, help="seconds one run may take")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--agent", help="agent file for ours/sdk (default: bench/agent_real_model.py)")
     parser.add_argument("--py-spy", metavar="PREFIX", help="profile our servers: PREFIX.VARIANT.txt (collapsed stacks)")
     args = parser.parse_args()
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -294,7 +305,7 @@ def main() -> int:
     model_argv = [sys.executable, str(BENCH / "model_server.py"), str(model_port), "--delay-ms", str(args.delay_ms)]
     model = start("model", model_argv, model_port, tokens_env)
     endpoint = {"OPENAI_BASE_URL": f"http://127.0.0.1:{model_port}/v1", "OPENAI_API_KEY": "bench-key", **tokens_env}
-    agent = str(BENCH / "agent_real_model.py")
+    agent = args.agent or str(BENCH / "agent_real_model.py")
     replays: list[list[list[str]]] | None = [] if "ours" in variants and "bare" in variants else None
     results: dict[str, Result] = {}
     try:
