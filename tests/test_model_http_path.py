@@ -253,12 +253,17 @@ async def test_cancelling_one_of_many_streams_leaves_the_others_intact(
     results = await asyncio.gather(*tasks, return_exceptions=True)
 
     assert isinstance(results[2], asyncio.CancelledError)
+    texts_seen = []
     for index, result in enumerate(results):
         if index == 2:
             continue
         assert isinstance(result, list)
         texts, response = split_events(result)
-        assert response.text == "".join(texts) == f"s{index} part one, s{index} part two."
+        assert response.text == "".join(texts)
+        texts_seen.append(response.text)
+    # The fake hands out replies in arrival order: each survivor got one whole, different answer.
+    expected = {f"s{i} part one, s{i} part two." for i in range(count)}
+    assert len(set(texts_seen)) == count - 1 and set(texts_seen) <= expected
     assert len(fake_openai.requests) == count  # nobody retried, nothing was sent twice
     fake_openai.add_text("after the cancel")
     _, response = split_events(await collect(models[2]))

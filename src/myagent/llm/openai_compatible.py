@@ -26,6 +26,7 @@ valid JSON: the agent loop reports malformed arguments back to the model, which 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -67,8 +68,11 @@ _MAX_SERVER_MESSAGE_CHARS = 500
 #: Bytes of an error response we read to find the server's message.
 _MAX_ERROR_BODY_BYTES = 64 * 1024
 
-#: Bytes read after ``[DONE]`` so the connection can go back to the pool.
+#: What is read after ``[DONE]`` (normally just the end of the chunked body) so that the
+#: connection can go back to the pool; a server that sends more, or keeps the body open, only
+#: costs us that connection.
 _MAX_TRAILER_BYTES = 64 * 1024
+_TRAILER_SECONDS = 1.0
 
 #: Chunks decoded before the stream pauses for the event loop (a burst of buffered chunks is
 #: otherwise processed without ever giving other sessions a turn).
@@ -235,13 +239,7 @@ class OpenAICompatibleModel(Model):
         decoder = SSEDecoder()
         since_pause = 0
         done = False
-        trailer = 0
         async for data in response.content.iter_any():
-            if done:
-                trailer += len(data)
-                if trailer > _MAX_TRAILER_BYTES:
-                    break
-                continue
             try:
                 payloads = decoder.feed(data)
             except SSEError as exc:
@@ -263,6 +261,9 @@ class OpenAICompatibleModel(Model):
                     await asyncio.sleep(0)
             if texts:
                 yield "".join(texts)
+            if done:
+                await _drain(response.content)
+                return
 
     def _decode_chunk(self, payload: bytes) -> dict[str, Any]:
         try:
@@ -317,6 +318,14 @@ class OpenAICompatibleModel(Model):
 
 
 _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+
+
+async def _drain(content: aiohttp.StreamReader) -> None:
+    if content.at_eof():
+        return
+    with contextlib.suppress(TimeoutError, aiohttp.ClientError):
+        async with asyncio.timeout(_TRAILER_SECONDS):
+            await _read_bounded(content, _MAX_TRAILER_BYTES)
 
 
 async def _read_bounded(content: aiohttp.StreamReader, limit: int) -> bytes:
