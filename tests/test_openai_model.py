@@ -146,6 +146,7 @@ async def test_placeholder_key_is_sent_when_none_configured(
 
     headers = {k.lower(): v for k, v in fake_openai.received[0].headers.items()}
     assert headers["authorization"] == "Bearer not-needed"
+    assert headers["content-type"] == "application/json"
 
 
 async def test_interleaved_tool_calls_are_assembled(fake_openai: FakeOpenAIServer, make_model: ModelFactory) -> None:

@@ -75,7 +75,12 @@ def _new_client(endpoint: Endpoint) -> aiohttp.ClientSession:
     # No connection limit: every concurrent stream needs its own HTTP/1.1 connection, and queueing
     # a stream behind others would only turn into a time-out. Time-outs are set per request.
     connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=_KEEPALIVE_SECONDS)
-    headers = {"Authorization": f"Bearer {endpoint.api_key}", **dict(endpoint.headers)}
+    headers = {
+        "Authorization": f"Bearer {endpoint.api_key}",
+        "Content-Type": "application/json",
+        "Accept": "text/event-stream",
+        **dict(endpoint.headers),
+    }
     return aiohttp.ClientSession(
         connector=connector,
         headers=headers,

@@ -181,7 +181,7 @@ class OpenAICompatibleModel(Model):
             retry_after: float | None = None
             try:
                 async with shared_client(self._endpoint).post(
-                    self._url, data=body, headers=_JSON_HEADERS, timeout=self._client_timeout
+                    self._url, data=body, timeout=self._client_timeout
                 ) as response:
                     if response.status >= 400:
                         retry_after = _retry_after(response.headers)
@@ -315,9 +315,6 @@ class OpenAICompatibleModel(Model):
         if key and len(key) >= _MIN_REDACTED_KEY_LENGTH:
             text = text.replace(key, "***")
         return text
-
-
-_JSON_HEADERS = {"Content-Type": "application/json", "Accept": "text/event-stream"}
 
 
 async def _drain(content: aiohttp.StreamReader) -> None:
