@@ -168,6 +168,15 @@ async def test_comments_and_unknown_fields_are_ignored(fake_openai: FakeOpenAISe
     assert response.text == "kept"
 
 
+async def test_a_plain_json_answer_to_a_stream_request_is_a_clear_error(
+    fake_openai: FakeOpenAIServer, make_model: ModelFactory
+) -> None:
+    fake_openai.add_json({"choices": [{"index": 0, "message": {"role": "assistant", "content": "not streamed"}}]})
+
+    with pytest.raises(ModelResponseError, match="answered application/json instead of an event stream"):
+        await collect(make_model())
+
+
 # -- early close -------------------------------------------------------------------------------
 
 

@@ -30,6 +30,7 @@ class StreamAssembler:
     """Accumulates the chunks of one streamed completion."""
 
     def __init__(self) -> None:
+        self.saw_chunk = False  # set by the reader: any chunk at all arrived
         self.saw_choice = False
         self.text_parts: list[str] = []
         self.tool_calls: dict[int, _PendingToolCall] = {}

@@ -250,6 +250,7 @@ class OpenAICompatibleModel(Model):
                     done = True
                     break
                 text = assembler.add(self._decode_chunk(payload))
+                assembler.saw_chunk = True
                 if text:
                     texts.append(text)
                 since_pause += 1
@@ -264,6 +265,9 @@ class OpenAICompatibleModel(Model):
             if done:
                 await _drain(response.content)
                 return
+        if not assembler.saw_chunk and response.content_type != "text/event-stream":
+            kind = response.content_type or "without a Content-Type"
+            raise ModelResponseError(f"model endpoint answered {kind} instead of an event stream")
 
     def _decode_chunk(self, payload: bytes) -> dict[str, Any]:
         try:
