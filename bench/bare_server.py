@@ -4,6 +4,9 @@
 shaped and sized like our ``agent.partial_answer`` frames (same keys, same token text, same JSON
 encoding, a fresh ``timestamp`` per frame), as fast as it can, then one ``agent.final_answer``
 frame with the whole text. Nothing else: no agent, no event log, no queue, no coalescing.
+
+A message ``{"replay": [text, ...]}`` replaces the tokens by those texts, one frame each:
+``bench/real_load.py`` uses it to replay exactly the deltas our server sent in the same round.
 """
 
 from __future__ import annotations
@@ -34,8 +37,10 @@ def encode(frame: dict[str, Any]) -> str:
 async def handler(ws: ServerConnection) -> None:
     session_id = str(uuid.uuid4())
     seq = 0
-    async for _message in ws:
-        for token in TOKENS:
+    async for message in ws:
+        replay = json.loads(message).get("replay")
+        pieces = replay if isinstance(replay, list) else TOKENS
+        for token in pieces:
             seq += 1
             frame = {
                 "event": "agent.partial_answer",
@@ -52,7 +57,7 @@ async def handler(ws: ServerConnection) -> None:
             "event": "agent.final_answer",
             "timestamp": now_iso(),
             "session_id": session_id,
-            "content": TEXT,
+            "content": "".join(pieces),
             "metadata": {"reason": "stop", "steps": 1},
             "seq": seq,
             "event_id": f"{session_id}:{seq}",

@@ -17,6 +17,7 @@ overriding variables that are already set):
 from __future__ import annotations
 
 import os
+from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -63,9 +64,9 @@ class LLMConfig:
             ConfigError: a numeric variable does not parse.
         """
         if env is None:
-            merged = dict(load_dotenv_values(dotenv or Path.cwd() / ".env"))
-            merged.update(os.environ)
-            env = merged
+            # Looked up key by key (the process environment wins over .env): copying the whole
+            # environment was most of the cost of building an agent per session.
+            env = ChainMap(os.environ, load_dotenv_values(dotenv or Path.cwd() / ".env"))
         retries = _parse(env, "LLM_MAX_RETRIES", int)
         return cls(
             api_key=env.get("OPENAI_API_KEY") or None,

@@ -108,7 +108,7 @@ def resolve_model(
     if config.is_configured:
         from myagent.llm.openai_compatible import OpenAICompatibleModel
 
-        return OpenAICompatibleModel.from_config(config)
+        return OpenAICompatibleModel.shared(config)  # one per configuration, not one per agent
     if not _offline_warned:
         _offline_warned = True
         logger.warning(

@@ -12,6 +12,7 @@ from myagent.llm.base import (
     ToolCall,
     Usage,
 )
+from myagent.llm.http_pool import close_shared_clients
 from myagent.llm.offline import OfflineModel
 from myagent.llm.testing import FunctionModel, ScriptedModel, ScriptedReply, ScriptError, call
 
@@ -31,11 +32,12 @@ __all__ = [
     "ToolCall",
     "Usage",
     "call",
+    "close_shared_clients",
 ]
 
 
 def __getattr__(name: str) -> object:
-    # The openai SDK is only imported when the OpenAI-compatible model is actually used.
+    # aiohttp is only imported when the OpenAI-compatible model is actually used.
     if name == "OpenAICompatibleModel":
         from myagent.llm.openai_compatible import OpenAICompatibleModel
 

@@ -6,6 +6,7 @@ import asyncio
 import copy
 import inspect
 import re
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,6 +25,11 @@ from myagent.tool.schema import (
 __all__ = ["BaseTool"]
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+#: Schema and compiled validator per tool class (see ``BaseTool.parameters_schema``).
+_CLASS_SCHEMAS: weakref.WeakKeyDictionary[type, tuple[dict[str, Any], jsonschema.Draft202012Validator]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class BaseTool:
@@ -64,18 +70,31 @@ class BaseTool:
 
     @property
     def parameters_schema(self) -> dict[str, Any]:
-        """The arguments schema: declared ``parameters`` or the one inferred from ``execute``."""
+        """The arguments schema: declared ``parameters`` or the one inferred from ``execute``.
+
+        Computed once per tool class (inferring it builds a pydantic model, checking it runs the
+        JSON Schema meta-validator: milliseconds that a server creating an agent per session
+        must not pay each time) unless an instance sets its own ``parameters`` or ``execute``.
+        Treat the returned dict as read-only: instances of a class share it.
+        """
         if self._schema is None:
-            declared = self.parameters
-            if declared is None:
-                schema = infer_parameters(self.execute)
-            elif not declared:
-                schema = dict(EMPTY_OBJECT_SCHEMA)
-            else:
-                schema = copy.deepcopy(dict(declared))
-            self._validator = compile_schema(schema)
-            self._schema = schema
+            per_instance = "parameters" in vars(self) or "execute" in vars(self)
+            cached = None if per_instance else _CLASS_SCHEMAS.get(type(self))
+            if cached is None:
+                schema = self._build_schema()
+                cached = (schema, compile_schema(schema))
+                if not per_instance:
+                    _CLASS_SCHEMAS[type(self)] = cached
+            self._schema, self._validator = cached
         return self._schema
+
+    def _build_schema(self) -> dict[str, Any]:
+        declared = self.parameters
+        if declared is None:
+            return infer_parameters(self.execute)
+        if not declared:
+            return dict(EMPTY_OBJECT_SCHEMA)
+        return copy.deepcopy(dict(declared))
 
     def to_schema(self) -> dict[str, Any]:
         """The OpenAI ``tools`` entry for this tool.

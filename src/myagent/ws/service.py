@@ -24,6 +24,7 @@ from typing import Any
 from myagent.agent.session_agent import SessionAgent
 from myagent.errors import ConfigError, ProtocolError
 from myagent.llm.base import Usage
+from myagent.llm.http_pool import close_shared_clients
 from myagent.protocol.envelope import create_event
 from myagent.protocol.errors import ErrorCodes
 from myagent.protocol.names import AgentEvents
@@ -170,6 +171,7 @@ class SessionService:
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
         await close_tool_resources()  # shared tool resources, e.g. MCP server processes
+        await close_shared_clients()  # the model endpoints' HTTP connection pools
 
     async def _receive_control(self, command: ControlCommand) -> ControlResult:
         """A command from another process (or this one) for a session this process runs or serves."""
