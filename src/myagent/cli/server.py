@@ -50,6 +50,7 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="emit agent.llm_message events (default: $SEND_LLM_MESSAGE)",
     )
+    _add_security_arguments(parser)
     parser.add_argument(
         "--otel",
         action="store_true",
@@ -62,6 +63,63 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="record prompts, answers and tool arguments on spans "
         "(default: $OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT)",
+    )
+
+
+#: Numeric server options with a command-line flag: (option, type, help). Defaults: ServerOptions.
+_LIMITS: list[tuple[str, type, str]] = [
+    ("max_message_bytes", int, "largest client frame in bytes (also the transport's limit)"),
+    ("max_sessions", int, "sessions the server holds at once"),
+    ("max_sessions_per_connection", int, "sessions one connection may hold"),
+    ("max_sessions_per_client", int, "live sessions per principal (per address with auth off)"),
+    ("max_connections_per_client", int, "open connections per principal (per address with auth off)"),
+    ("frames_per_second", float, "client frames per second per connection (average)"),
+    ("frame_burst", int, "client frames a connection may send at once"),
+    ("outbound_buffer_bytes", int, "bytes queued for a client before it counts as too slow (4008)"),
+    ("failed_attempts_free", int, "failed resume/restore attempts per address before back-off"),
+    ("failed_attempts_window", float, "seconds over which failed attempts are counted"),
+    ("auth_timeout", float, "seconds to send user.authenticate when the handshake carried no token"),
+    ("state_max_age", float, "seconds a signed state stays valid"),
+]
+
+
+def _add_security_arguments(parser: argparse.ArgumentParser) -> None:
+    """Authentication, the Origin allowlist and every limit (docs/security.md)."""
+    group = parser.add_argument_group("security and limits (docs/security.md)")
+    group.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=None,
+        metavar="ORIGIN",
+        help="an Origin admitted at the handshake, e.g. https://app.example or http://localhost:* (repeatable; "
+        "replaces the default localhost/127.0.0.1/null list; '*' turns the check off)",
+    )
+    group.add_argument("--auth", default=None, metavar="MODULE:FUNCTION", help="your authenticate(handshake) hook")
+    group.add_argument("--jwt-secret", default=None, help="accept HS256 JWTs signed with this secret (>= 32 bytes)")
+    group.add_argument("--jwt-public-key", default=None, metavar="FILE", help="accept RS256 JWTs (PEM public key)")
+    group.add_argument("--jwt-audience", action="append", default=None, help="required JWT audience (repeatable)")
+    group.add_argument("--jwt-issuer", default=None, help="required JWT issuer")
+    for option, kind, text in _LIMITS:
+        group.add_argument(f"--{option.replace('_', '-')}", type=kind, default=None, help=text)
+
+
+def _security_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {option: getattr(args, option, None) for option, _, _ in _LIMITS}
+    origins = getattr(args, "allowed_origin", None)
+    options["allowed_origins"] = tuple(origins) if origins else None
+    return options
+
+
+def _authenticator(args: argparse.Namespace) -> Any:
+    """The authenticator the flags describe, or ``None`` (authentication off, the default)."""
+    from myagent.auth.loader import build_authenticator
+
+    return build_authenticator(
+        auth=getattr(args, "auth", None),
+        jwt_secret=getattr(args, "jwt_secret", None),
+        jwt_public_key_file=getattr(args, "jwt_public_key", None),
+        jwt_audience=getattr(args, "jwt_audience", None),
+        jwt_issuer=getattr(args, "jwt_issuer", None),
     )
 
 
@@ -120,12 +178,14 @@ def _build_server(factory: Callable[[], Any], args: argparse.Namespace) -> Agent
         "send_llm_messages": args.send_llm_messages or _env_flag("SEND_LLM_MESSAGE"),
         "state_previous_keys": tuple(args.state_previous_key or _env_list("MYAGENT_STATE_PREVIOUS_KEYS")) or None,
         "state_encrypt": args.state_encrypt,
+        **_security_options(args),
     }
     return AgentWebSocketServer(
         factory,
         host=args.host,
         port=args.port,
         state_secret_key=args.state_secret_key,
+        authenticate=_authenticator(args),
         **{k: v for k, v in options.items() if v is not None},
     )
 
