@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 
 from myagent.llm.offline import OfflineModel
+from myagent.protocol.rules import closes_run
 from myagent.ws.server import AgentWebSocketServer
 from tests.fakes.memory_socket import in_process_server
 from tests.harness import WAIT, Client, find_session
 from tests.test_plan_solve import THREE, Lab
 from tests.test_plan_solve_example import csv_sql, load_example
 
-CLOSING = ("agent.final_answer", "agent.error", "agent.interrupted")
 PIPELINE_PREFIXES = ("plan.", "aggregate.", "pipeline.")
 
 
@@ -84,7 +84,7 @@ class Watch:
         return await self.wait("system.notice", action=action)
 
     async def closing(self) -> dict[str, Any]:
-        while not (hits := [f for f in self.frames() if f["event"] in CLOSING]):
+        while not (hits := [f for f in self.frames() if closes_run(f["event"], f.get("seq"))]):
             await self.client.recv()
         return hits[0]
 
@@ -99,7 +99,7 @@ class Watch:
         """Prove the session idle: ``user.cancel`` on an idle session is refused (after all earlier frames)."""
         await self.run_over()
         await self.send("user.cancel")
-        return await self.wait("system.error")
+        return await self.wait("agent.error")
 
     async def confirm_plan(self, **answer: Any) -> dict[str, Any]:
         request = await self.wait("agent.user_confirm", scope="plan")
@@ -170,7 +170,7 @@ async def test_direct_mode_over_the_websocket_sends_solver_events_only() -> None
         assert sorted(ws.pipeline()) == sorted(["solver.start", "solver.completed"] * 2 + ["pipeline.tasks_completed"])
         assert ws.pipeline()[-1] == "pipeline.tasks_completed"  # the one closing event of a direct run
         assert not [e for e in ws.events() if e.startswith(PIPELINE_PREFIXES) and e != "pipeline.tasks_completed"]
-        assert not [e for e in ws.events() if e in CLOSING]
+        assert not [f for f in ws.frames() if closes_run(f["event"], f.get("seq")) and f["event"].startswith("agent.")]
         assert lab.questions == []
         # after a direct run, restarting a task re-runs it, still without aggregation
         ws.mark()
@@ -189,7 +189,7 @@ async def test_direct_mode_controls_and_errors() -> None:
         await ws.send("user.solve_tasks", content={"tasks": [{"id": 1}, {"id": 2}]})
         await ws.wait("solver.start", 2)
         await ws.send("user.solve_tasks", content={"tasks": [{"id": 3}]})
-        assert (await ws.wait("system.error"))["metadata"]["error_code"] == "SESSION_BUSY"
+        assert (await ws.wait("agent.error"))["metadata"]["error_code"] == "SESSION_BUSY"
         await ws.send("user.cancel_task", content={"task_id": 1})
         assert (await ws.notice("cancel_task"))["metadata"] == {"action": "cancel_task", "ok": True, "task_id": 1}
         await ws.wait("solver.cancelled", 1)
@@ -346,7 +346,7 @@ async def test_replan_in_every_phase(phase: str, confirm: bool) -> None:
             }
         if stale is not None:  # the withdrawn plan confirmation can no longer be answered
             await ws.send("user.response", step_id=stale["step_id"], content={"confirmed": True})
-            assert (await ws.wait("system.error"))["metadata"]["error_code"] == "STEP_ALREADY_ANSWERED"
+            assert (await ws.wait("agent.error"))["metadata"]["error_code"] == "STEP_ALREADY_ANSWERED"
         if ok:
             ws.mark()  # what follows belongs to the new plan
         final = await finish(phase, lab, ws, replanned=ok)
@@ -447,7 +447,7 @@ async def test_an_edited_plan_that_is_not_a_list_is_refused_and_the_plan_still_w
         await ws.send("user.message", content="write a report")
         request = await ws.wait("agent.user_confirm", scope="plan")
         await ws.send("user.response", step_id=request["step_id"], content={"confirmed": True, "tasks": tasks})
-        error = await ws.wait("system.error")
+        error = await ws.wait("agent.error")
         assert error["metadata"]["error_code"] == "INVALID_FIELD" and error["metadata"]["details"] == {"field": "tasks"}
         await ws.send("user.response", step_id=request["step_id"], content={"confirmed": True})
         assert (await ws.closing())["event"] == "agent.final_answer"
@@ -537,7 +537,7 @@ async def test_a_sub_agent_tool_needing_confirmation_asks_the_user(approve: bool
         assert final["event"] == "agent.final_answer"
         assert lab.tool_runs["publish"] == (1 if approve else 0)
         result = ws.find("agent.tool_result", 4)
-        assert result is not None and (result["metadata"]["status"] == "ok") is approve
+        assert result is not None and (result["metadata"]["status"] == "success") is approve
 
 
 # -- statistics and state --------------------------------------------------------------------------
@@ -705,7 +705,11 @@ async def test_the_example_reports_cancelled_sections_and_answers_a_generic_dire
             total = csv_sql("SELECT SUM(revenue) FROM sales")[0][0]
             assert f"总销售额：¥{total:,}" in output["markdown"] and output["charts"][0]["option"]["series"]
             await ws.idle_marker()
-            direct_end = [e for e in ws.events() if e.startswith(PIPELINE_PREFIXES) or e in CLOSING]
+            direct_end = [
+                f["event"]
+                for f in ws.frames()
+                if f["event"].startswith(PIPELINE_PREFIXES) or closes_run(f["event"], f.get("seq"))
+            ]
             assert direct_end == ["pipeline.tasks_completed"]  # no plan, no aggregation
             # the SQL tool refuses writes on the wire too (a client's direct call goes the same way)
             sql = example.RunSql(example.DATABASE)

@@ -257,7 +257,7 @@ async def have_conversation(client: Client) -> None:
     confirm = await client.expect("agent.user_confirm")
     assert confirm["metadata"]["call_id"] == "call_delete"
     await respond(client, confirm["step_id"], False, REFUSAL_NOTE)
-    frames = await client.collect_until(*CLOSING)
+    frames = await client.collect_until_closed()
     result = next(f for f in frames if f["event"] == "agent.tool_result")
     assert result["metadata"]["status"] == "refused" and REFUSAL_NOTE in result["content"]
     assert frames[-1]["event"] == "agent.final_answer" and frames[-1]["content"] == SECOND_ANSWER, frames
@@ -388,7 +388,7 @@ async def test_live_original_is_refused_while_attached_and_reattached_once_detac
         # ...and the token the owner had no longer opens the session.
         stranger = await Client.connect(server.url)
         await stranger.send("user.reconnect", session_id=original_id, resume_token=owner.resume_token)
-        assert (await stranger.expect("system.error"))["metadata"]["error_code"] == ErrorCodes.INVALID_RESUME_TOKEN
+        assert (await stranger.expect_error())["metadata"]["error_code"] == ErrorCodes.INVALID_RESUME_TOKEN
         await stranger.close()
         await other.close()
 
@@ -431,7 +431,7 @@ async def test_state_exported_while_awaiting_confirmation_asks_again_after_resto
         tool = agents_b.tools[0][0]
         assert tool.deleted == []  # type: ignore[attr-defined]
         await respond(client, confirm["step_id"], True)
-        frames = await client.collect_until(*CLOSING)
+        frames = await client.collect_until_closed()
         assert frames[-1]["event"] == "agent.final_answer" and frames[-1]["content"] == "old.log is gone.", frames
         result = next(f for f in frames if f["event"] == "agent.tool_result")
         assert result["step_id"] == "call_del" and result["content"] == "deleted old.log"
@@ -466,7 +466,7 @@ async def test_state_exported_while_a_tool_ran_runs_that_call_again_after_restor
         client = await Client.connect(server_b.url)
         restored = await restored_session(client, exported["metadata"]["signed_state"])
         assert restored["metadata"]["pending_calls"] == 1
-        frames = await client.collect_until(*CLOSING)
+        frames = await client.collect_until_closed()
         assert [f["event"] for f in frames if f["event"].startswith("agent.tool")] == [
             "agent.tool_call",
             "agent.tool_result",
@@ -634,7 +634,7 @@ async def test_each_damaged_state_gets_its_own_code_and_every_session_goes_on() 
             assert frame["metadata"]["error_code"] == code, (name, frame)
         # Missing altogether, and in content instead of the top level.
         await tamperer.send("user.reconnect_with_state", content={})
-        missing = await tamperer.expect("system.error")
+        missing = await tamperer.expect_error()
         assert missing["metadata"]["error_code"] == ErrorCodes.MISSING_FIELD
         assert_refused(await restore(tamperer, flipped, where="content"), ErrorCodes.STATE_CHECKSUM_MISMATCH)
 

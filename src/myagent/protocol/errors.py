@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ERROR_CODES", "ErrorCode", "ErrorCodes"]
+__all__ = ["ERROR_CODES", "RESUME_HINT", "ErrorCode", "ErrorCodes", "with_resume_hint"]
 
 
 @dataclass(frozen=True)
@@ -110,3 +110,18 @@ _TABLE = [
 ]
 
 ERROR_CODES: dict[str, ErrorCode] = {entry.code: entry for entry in _TABLE}
+
+
+#: What a client that names a session this connection does not hold should do.
+RESUME_HINT = (
+    "To continue a session from a new connection, send user.reconnect with its session_id and the resume_token "
+    "of agent.session_created, or user.reconnect_with_state with a signed state from agent.state_exported."
+)
+_NEEDS_RESUME = frozenset({ErrorCodes.SESSION_NOT_FOUND, ErrorCodes.SESSION_NOT_OWNED})
+
+
+def with_resume_hint(code: str, message: str) -> str:
+    """``message``, followed by how to resume a session when ``code`` says the connection does not hold it."""
+    if code not in _NEEDS_RESUME or "user.reconnect" in message:
+        return message
+    return f"{message}. {RESUME_HINT}"
