@@ -665,19 +665,20 @@ async def test_the_example_writes_a_report_on_the_offline_model() -> None:
                 assert f"| {month} | ¥{revenue:,} |" in report
             positions = [report.index(f"## {n}. {t['title']}") for n, t in enumerate(tasks, start=1)]
             assert positions == sorted(positions)
-            # every SQL call went through the tool, visibly; the charts came back as ECharts options
+            # every SQL call went through the tool, visibly; the charts came back as the guide's rows
             sql_calls = [f for f in ws.all("agent.tool_call") if f["metadata"]["tool_name"] == "run_sql"]
             assert {f["metadata"]["task_id"] for f in sql_calls} == {1, 2, 3, 4}
+            calls = {f["step_id"]: f["metadata"]["args"] for f in ws.all("agent.tool_call")}
             charts = [
-                f["metadata"]["data"]
+                (calls[f["step_id"]], f["metadata"]["data"])
                 for f in ws.all("agent.tool_result")
-                if f["metadata"]["tool_name"] == "make_chart" and "data" in f["metadata"]
+                if f["metadata"]["tool"] == "data_visual" and f["metadata"]["status"] == "success"
             ]
-            assert len(charts) == 4 and all(c["type"] == "echarts" and c["option"]["series"] for c in charts)
-            trend = next(c for c in charts if c["chart_type"] == "line")
+            assert len(charts) == 4
+            args, rows = next((a, r) for a, r in charts if a["chart_type"] == "line")
             months = csv_sql("SELECT month, SUM(revenue) FROM sales GROUP BY month ORDER BY month")
-            assert trend["option"]["xAxis"]["data"] == [m for m, _ in months]
-            assert trend["option"]["series"][0]["data"] == [r for _, r in months]
+            assert (args["x_field"], args["y_fields"]) == ("月份", ["销售额"])
+            assert [(row["月份"], row["销售额"]) for row in rows] == months
         finally:
             await client.close()
 
@@ -703,7 +704,7 @@ async def test_the_example_reports_cancelled_sections_and_answers_a_generic_dire
             output = content(await ws.wait("solver.completed", 1))["result"]["output"]
             assert output["section"] == "overview" and output["title"] == "示例页"
             total = csv_sql("SELECT SUM(revenue) FROM sales")[0][0]
-            assert f"总销售额：¥{total:,}" in output["markdown"] and output["charts"][0]["option"]["series"]
+            assert f"总销售额：¥{total:,}" in output["markdown"] and output["charts"][0]["chart_type"] == "bar"
             await ws.idle_marker()
             direct_end = [
                 f["event"]

@@ -31,7 +31,7 @@ JsonType = Literal["string", "integer", "number", "boolean", "object", "array", 
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One field of an event. ``top_or_content`` fields may sit at top level, inside ``content`` or inside ``metadata``."""
+    """One field of an event. ``top_or_content`` fields may sit at top level, in ``content`` or in ``metadata``."""
 
     name: str
     types: tuple[JsonType, ...]
