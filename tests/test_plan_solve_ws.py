@@ -150,7 +150,10 @@ async def test_standard_mode_over_the_websocket(confirm: bool) -> None:
             result = content(ws.find("solver.completed", key))["result"]
             assert result["output"] == f"result {key}" and result["agent_name"] == f"solver_1_{key}"
         assert content(ws.find("plan.start")) == {"question": "write a report"}
-        assert content(ws.find("pipeline.completed"))["completed"] == 3
+        finished = ws.find("pipeline.completed")
+        assert finished is not None and content(finished)["completed"] == 3
+        assert finished["metadata"]["statistics"] == content(finished)["statistics"]
+        assert content(ws.find("aggregate.completed"))["context"]["question"] == "write a report"
         assert final["content"].startswith("report: 1=completed:result 1")
         seqs = [f["seq"] for f in ws.frames() if "seq" in f]
         assert seqs == sorted(seqs)

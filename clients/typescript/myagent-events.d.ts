@@ -810,7 +810,7 @@ export interface AggregateStartMetadata {
   [key: string]: unknown;
 }
 
-/** `aggregate.start`: Aggregation started. content: `{context, solver_results}`. */
+/** `aggregate.start`: Aggregation started. content: `{context, solver_results}` (context: `{question, plan_summary, tasks}`, tasks being their number). */
 export interface AggregateStartEvent extends ServerFrameBase, Sequenced {
   event: "aggregate.start";
   session_id: string;
@@ -825,7 +825,7 @@ export interface AggregateCompletedMetadata {
   [key: string]: unknown;
 }
 
-/** `aggregate.completed`: Aggregation finished. content: `{context, solver_results, output}`. */
+/** `aggregate.completed`: Aggregation finished. content: `{context, solver_results, output}` (context: what was aggregated, `{question, plan_summary, tasks}` as in `aggregate.start`). */
 export interface AggregateCompletedEvent extends ServerFrameBase, Sequenced {
   event: "aggregate.completed";
   session_id: string;
@@ -854,6 +854,8 @@ export interface PipelineTasksCompletedEvent extends ServerFrameBase, Sequenced 
 export interface PipelineCompletedMetadata {
   /** The task, for solver events. */
   task_id?: string | number;
+  /** The run's model calls, as in `content.statistics`. */
+  statistics: unknown[];
   [key: string]: unknown;
 }
 
@@ -862,7 +864,7 @@ export interface PipelineCompletedEvent extends ServerFrameBase, Sequenced {
   event: "pipeline.completed";
   session_id: string;
   content: string | JsonObject;
-  metadata?: PipelineCompletedMetadata;
+  metadata: PipelineCompletedMetadata;
 }
 
 // -- unions and maps ------------------------------------------------------------------------

@@ -428,8 +428,16 @@ _PIPELINE = [
     (SolverEvents.FAILED, "A task's solver raised or its agent failed. content: `{task, error}`."),
     (SolverEvents.CANCELLED, "A task was cancelled (`user.cancel_task` or `user.cancel`). content: `{task}`."),
     (SolverEvents.RESTARTED, "A task is run again (`user.restart_task`); `solver.start` follows. content: `{task}`."),
-    (AggregateEvents.START, "Aggregation started. content: `{context, solver_results}`."),
-    (AggregateEvents.COMPLETED, "Aggregation finished. content: `{context, solver_results, output}`."),
+    (
+        AggregateEvents.START,
+        "Aggregation started. content: `{context, solver_results}` (context: `{question, plan_summary, tasks}`, "
+        "tasks being their number).",
+    ),
+    (
+        AggregateEvents.COMPLETED,
+        "Aggregation finished. content: `{context, solver_results, output}` (context: what was aggregated, "
+        "`{question, plan_summary, tasks}` as in `aggregate.start`).",
+    ),
     (
         PipelineEvents.TASKS_COMPLETED,
         "Direct task mode (`user.solve_tasks`) finished; it closes that run. content: `{total, completed, failed, "
@@ -443,6 +451,12 @@ _PIPELINE = [
     ),
 ]
 
+_PIPELINE_FIELDS = {
+    PipelineEvents.COMPLETED: (
+        _f("statistics", "array", "metadata", "The run's model calls, as in `content.statistics`.", required=True),
+    ),
+}
+
 CATALOG: dict[str, EventSpec] = {
     spec.name: spec
     for spec in [
@@ -455,6 +469,7 @@ CATALOG: dict[str, EventSpec] = {
                 "required",
                 "string|object",
                 _f("task_id", "string|integer", "metadata", "The task, for solver events."),
+                *_PIPELINE_FIELDS.get(name, ()),
             )
             for name, summary in _PIPELINE
         ),
