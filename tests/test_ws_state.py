@@ -688,3 +688,36 @@ async def test_secrets_in_tool_arguments_and_results_never_reach_the_exported_st
     assert arguments == {"service": "billing", "api_key": "[REDACTED]", "auth": {"password": "[REDACTED]"}}
     assert messages[2]["content"].startswith("logged in to billing with key [REDACTED]")
     assert messages[0] == {"role": "user", "content": "Log in to billing"}  # user text is kept as written
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        pytest.param(lambda f: {"last_seq": f["seq"]}, id="last_seq"),
+        pytest.param(lambda f: {"last_seq": str(f["seq"])}, id="last_seq-string"),
+        pytest.param(lambda f: {"content": {"last_seq": f["seq"]}}, id="last_seq-in-content"),
+        pytest.param(lambda f: {"metadata": {"last_event_id": f["event_id"]}}, id="event_id-in-metadata"),
+    ],
+)
+async def test_a_reattaching_restore_replays_only_after_the_position_given(position: Any) -> None:
+    agents = Agents([["first answer", "second answer"]])
+    async with serve(agents) as server:
+        owner = await connect_with_session(server.url)
+        original_id = owner.session_id
+        seen = (await owner.ask("one"))[-1]  # the client processed everything up to here
+        await owner.ask("two")
+        signed = (await export_state(owner))["metadata"]["signed_state"]
+        expected = [entry.frame["event_id"] for entry in session_of(server, original_id).log if entry.seq > seen["seq"]]
+        await disconnect(server, owner)
+
+        other = await Client.connect(server.url)
+        fields = position(seen)
+        content = {"signed_state": signed, **fields.pop("content", {})}
+        await other.send("user.reconnect_with_state", content=content, **fields)
+        restored = await other.expect("agent.state_restored")
+        assert restored["metadata"]["reattached"] is True
+        replayed = [f["event_id"] for f in other.frames if f.get("session_id") == original_id and "seq" in f][:-1]
+        assert replayed == expected  # not the whole conversation again from seq 1
+        notice = next(f for f in other.frames if f["event"] == "system.notice")
+        assert notice["metadata"]["replay_count"] == len(expected)
+        await other.close()
