@@ -86,7 +86,7 @@ async def test_weather_question_shows_tool_cards_and_answer(browser: Browser) ->
         cards = console.page.locator(".tool")
         await expect(cards).to_have_count(2)
         await expect(cards.nth(0).locator(".tool-name")).to_have_text("get_weather")
-        await expect(cards.nth(0)).to_have_attribute("data-status", "ok")
+        await expect(cards.nth(0)).to_have_attribute("data-status", "success")
         await expect(cards.nth(1).locator(".tool-preview")).to_have_text("city=上海")
         await expect(answers(console)).to_contain_text("北京今天晴，12~24°C")
         await expect(answers(console)).to_contain_text("上海今天小雨，18~23°C")
@@ -132,7 +132,7 @@ async def test_confirmation_approved_with_the_keyboard_only(browser: Browser) ->
             await page.keyboard.press("Tab")
         await page.keyboard.press("Enter")
         await expect(dialog).to_be_hidden()
-        await expect(page.locator(".tool")).to_have_attribute("data-status", "ok")
+        await expect(page.locator(".tool")).to_have_attribute("data-status", "success")
         await expect(answers(console)).to_contain_text("已为上海订阅恶劣天气预警")
         await console.wait_idle()
         assert await _focused(page, "#input"), "focus should return to the composer"
