@@ -520,3 +520,51 @@ async def test_every_control_has_a_label_and_focus_is_visible(browser: Browser) 
 
 async def _focused(page: Page, selector: str) -> bool:
     return bool(await page.evaluate("(s) => document.activeElement === document.querySelector(s)", selector))
+
+
+# -- request errors ------------------------------------------------------------------------------
+
+# Keeps the page's sockets reachable (window.__sockets) so that a test can send what an older client would.
+SOCKETS = """
+(() => {
+  const NativeWebSocket = window.WebSocket;
+  window.__sockets = [];
+  window.WebSocket = class extends NativeWebSocket {
+    constructor(...args) {
+      super(...args);
+      window.__sockets.push(this);
+    }
+  };
+})();
+"""
+
+
+async def test_a_request_error_during_a_run_is_shown_and_the_run_goes_on(browser: Browser) -> None:
+    agents = Agents(lambda: ScriptedModel([ScriptedReply(text="Still answering after the error.", hold_after=1)]))
+
+    async def setup(page: Page) -> None:
+        await page.add_init_script(SOCKETS)
+
+    async with running_server(agents) as server, open_console(browser, server, setup=setup) as console:
+        page = console.page
+        session_id = await console.session_id()
+        await console.ask("Answer slowly")
+        await holding(agents.last)
+        # A confirmation answer for a step that does not exist: the server answers with an unsequenced
+        # agent.error of this session, which ends no run.
+        bogus = {
+            "event": "user.response",
+            "session_id": session_id,
+            "step_id": "confirm_gone",
+            "content": {"confirmed": True},
+        }
+        await page.evaluate("(frame) => window.__sockets.at(-1).send(JSON.stringify(frame))", bogus)
+        await expect(page.locator("#toasts")).to_contain_text("STEP_NOT_FOUND")
+        [error] = console.frames.received_events("agent.error")
+        assert error["session_id"] == session_id and "seq" not in error
+        await expect(page.locator("#run-state")).to_have_attribute("data-state", "running")
+        await expect(page.locator("#stop")).to_be_visible()
+        agents.last.release()
+        await expect(answers(console).last).to_have_text("Still answering after the error.")
+        await console.wait_idle()
+        await expect(page.locator(".turn-agent").last).not_to_have_attribute("data-state", "error")
