@@ -322,3 +322,23 @@ def test_show_content_survives_missing_metadata_and_long_text() -> None:
     assert render_show_content(AgentEvents.TOOL_CALL, None, None) == "调用工具："
     long = render_show_content(AgentEvents.FINAL_ANSWER, "x" * 1000, None)
     assert long is not None and len(long) <= 200 and long.endswith("…")
+
+
+# -- rules: request errors and run ends ------------------------------------------------------------
+
+
+def test_an_unsequenced_agent_error_is_a_request_error_and_ends_no_run() -> None:
+    from myagent.protocol.rules import closes_run, is_request_error
+
+    assert is_request_error("agent.error", None) and not closes_run("agent.error", None)
+    assert not is_request_error("agent.error", 4) and closes_run("agent.error", 4)
+    assert is_request_error("system.error", None) and not closes_run("system.error", None)
+    for name in ("agent.final_answer", "agent.interrupted", "pipeline.tasks_completed"):
+        assert closes_run(name, 9) and not is_request_error(name, 9)
+    assert not closes_run("agent.partial_answer", 2)
+
+
+def test_agent_error_is_described_as_sequenced_or_not() -> None:
+    spec = CATALOG["agent.error"]
+    assert spec.sequenced and spec.request_error
+    assert spec.field("request_event") is not None
