@@ -24,6 +24,7 @@ from myagent.protocol.names import (
     UserEvents,
     all_names,
 )
+from myagent.protocol.rules import closes_run, is_request_error
 from myagent.protocol.show_content import render_show_content
 
 FAMILIES = (UserEvents, AgentEvents, SystemEvents, PlanEvents, SolverEvents, AggregateEvents, PipelineEvents)
@@ -328,8 +329,6 @@ def test_show_content_survives_missing_metadata_and_long_text() -> None:
 
 
 def test_an_unsequenced_agent_error_is_a_request_error_and_ends_no_run() -> None:
-    from myagent.protocol.rules import closes_run, is_request_error
-
     assert is_request_error("agent.error", None) and not closes_run("agent.error", None)
     assert not is_request_error("agent.error", 4) and closes_run("agent.error", 4)
     assert is_request_error("system.error", None) and not closes_run("system.error", None)
