@@ -180,3 +180,12 @@ def test_a_stream_of_random_acks_gives_at_most_one_error_per_session(
 ) -> None:
     counts = asyncio.run(errors_per_session(acks))
     assert all(count == 1 for count in counts.values()), counts
+
+
+async def test_acks_naming_ever_new_sessions_stop_getting_errors() -> None:
+    async with in_process_server(factory()) as server:
+        client = await Client.connect(server.url)
+        for number in range(100):
+            await client.send("user.ack", session_id=f"ghost-{number}", last_seq=1)
+        errors = await errors_before_probe(client)
+        assert 0 < len(errors) <= 64 and len({f["session_id"] for f in errors}) == len(errors)

@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 CAPABILITIES = ["seq", "ack", "replay", "reconnect", "confirmation", "cancel", "coalesced_deltas", "multi_session"]
 
 _CLOSE_TIMEOUT = 2.0
+#: Sessions whose unusable ACKs a connection reports; ACKs naming yet more sessions get no error at all.
+_MAX_ACK_ERROR_SESSIONS = 64
 
 
 class Connection:
@@ -219,7 +221,7 @@ class Connection:
         event = request.event if request else request_event
         session_id = session_id or (request.session_id if request else None)
         if event == UserEvents.ACK:
-            if session_id in self._ack_errors_sent:
+            if session_id in self._ack_errors_sent or len(self._ack_errors_sent) >= _MAX_ACK_ERROR_SESSIONS:
                 return
             self._ack_errors_sent.add(session_id)
         extra = {"request_event": event} if event else {}
