@@ -70,7 +70,8 @@ Every frame is one JSON text message holding one object:
   up to that point. Either may sit at the top level, in `content` or in `metadata`, as a number or
   a numeric string; `last_event_id` may be `"<session_id>:<seq>"` or a bare seq. ACKs are advisory:
   one that cannot be applied (unknown session, a session this connection does not hold, a position
-  that is not ours) gets at most one error per session per connection, and later ones are ignored.
+  that is not ours) gets at most one error per session per connection (for at most 64 sessions),
+  and later ones are ignored.
   Without ACKs the server keeps the most recent `retention_events` events (default 1000) and
   `retention_bytes` (default 1 MiB) per session.
 * **Resume.** A session outlives its connection for `grace_period` seconds (default 600); its
