@@ -14,8 +14,10 @@ How it works:
   query opens that file read-only (``file:...?mode=ro``).
 * The **planner** splits the question into report sections: overview, by region, by product, trend.
 * Each **solver** writes one section with two tools: ``run_sql`` (one read-only SELECT/WITH statement,
-  at most 200 rows) and ``make_chart`` (an ECharts option, sent to the client in ``agent.tool_result``
-  ``metadata.data`` as ``{"type": "echarts", "chart_type", "title", "query", "option": {..., "series"}}``).
+  at most 200 rows) and ``data_visual``, the chart tool of the visualization guide
+  (``docs/protocol.md``): its arguments ``sql``, ``chart_type``, ``x_field``, ``y_fields`` and ``title``
+  reach the client in ``agent.tool_call`` ``metadata.args``, and the query's rows (objects keyed by
+  column) in ``agent.tool_result`` ``metadata.data``, so the guide's chart snippet draws them.
 * The **aggregator** assembles the Markdown report: sections in task order, a note on sections that
   were cancelled or failed.
 
@@ -23,14 +25,16 @@ With a model endpoint configured (``OPENAI_API_KEY``/``OPENAI_BASE_URL``) the pl
 a JSON task list and each solver lets the model choose its queries and write the section. With no
 endpoint the built-in offline model is used and everything is deterministic: the plan comes from
 keywords in the question (all four sections when none matches), each solver hands the offline model
-its SQL in double quotes (so the model calls ``run_sql``, then ``make_chart``, visibly, with those
-queries) and writes the section from the rows the tools returned.
+its SQL in double quotes and its chart as a JSON object of arguments (so the model calls ``run_sql``,
+then ``data_visual``, visibly, with those arguments) and writes the section from the rows the tools
+returned. A Chinese report names the chart's columns in Chinese (``SELECT region AS 地区 ...``).
 """
 
 from __future__ import annotations
 
 import atexit
 import csv
+import json
 import logging
 import re
 import shutil
@@ -253,79 +257,79 @@ class RunSql(BaseTool):
         return ToolResult(output=result.markdown(self.zh), data=result.to_dict())
 
 
-def echarts_option(result: QueryResult, chart_type: ChartType, title: str, zh: bool = False) -> dict[str, Any]:
-    """An ECharts option: the first column gives the categories, each numeric column a series.
+class DataVisual(BaseTool):
+    """The chart tool of the visualization guide (``data_visual``): its arguments and rows are what the
+    guide's clients read, ``metadata.args`` on ``agent.tool_call`` and ``metadata.data`` on the result."""
 
-    Raises:
-        SqlRefused: fewer than two columns, no rows, or no numeric column.
-    """
-    if len(result.columns) < 2 or not result.rows:
-        raise SqlRefused("a chart needs rows with a label column followed by at least one numeric column")
-    categories = [_cell(zh_name(row[0], zh)) for row in result.rows]
-    names = [zh_name(column, zh) for column in result.columns]
-    numeric = [
-        index
-        for index in range(1, len(result.columns))
-        if all(isinstance(row[index], int | float) and not isinstance(row[index], bool) for row in result.rows)
-    ]
-    if not numeric:
-        raise SqlRefused("a chart needs at least one numeric column after the label column")
-    option: dict[str, Any] = {"title": {"text": title}}
-    if chart_type == "pie":
-        index = numeric[0]
-        option["tooltip"] = {"trigger": "item"}
-        option["legend"] = {"data": categories}
-        pie = [{"name": name, "value": row[index]} for name, row in zip(categories, result.rows, strict=True)]
-        option["series"] = [{"name": names[index], "type": "pie", "radius": "60%", "data": pie}]
-        return option
-    option["tooltip"] = {"trigger": "axis"}
-    option["legend"] = {"data": [names[i] for i in numeric]}
-    option["xAxis"] = {"type": "category", "name": names[0], "data": categories}
-    option["yAxis"] = {"type": "value"}
-    option["series"] = [
-        {"name": names[i], "type": chart_type, "data": [row[i] for row in result.rows]} for i in numeric
-    ]
-    return option
-
-
-class MakeChart(BaseTool):
-    name = "make_chart"
+    name = "data_visual"
     description = (
-        "Make a chart (bar, line or pie) for the report: draws the rows of a SELECT query as an ECharts chart; "
-        "the first column gives the categories, the other numeric columns the series."
+        "Make a chart (bar, line or pie) for the report from the rows of a SELECT query: x_field names the "
+        "label column, y_fields the numeric columns to draw."
     )
 
     def __init__(self, database: SalesDatabase, default_title: str = "", zh: bool = False) -> None:
         self.database = database
         self.default_title = default_title  # used when the model gives no title
-        self.zh = zh  # the report's language
+        self.zh = zh  # the report's language: label values in Chinese
         self.charts: list[dict[str, Any]] = []  # what this tool returned, for the solver
 
-    def execute(self, query: str, chart_type: ChartType, title: str = "") -> ToolResult:
+    def execute(
+        self, sql: str, chart_type: ChartType, x_field: str = "", y_fields: list[str] | None = None, title: str = ""
+    ) -> ToolResult:
         """Draw the query's rows.
 
         Args:
-            query: a single SELECT statement whose first column is the label, e.g. SELECT month, SUM(revenue) ...
+            sql: a single SELECT statement, e.g. SELECT month, SUM(revenue) AS revenue FROM sales GROUP BY month
             chart_type: bar, line or pie
+            x_field: the column with the labels (default: the first column)
+            y_fields: the numeric columns to draw (default: every numeric column after the labels)
             title: chart title
         """
         try:
-            result = self.database.query(query)
-            title = title or self.default_title or self._title(result.columns)
-            option = echarts_option(result, chart_type, title, self.zh)
+            result = self.database.query(sql)
+            x_field, y_fields = chart_fields(result, x_field, y_fields)
         except SqlRefused as exc:
             return ToolResult(error=str(exc))
-        chart = {"type": "echarts", "chart_type": chart_type, "title": title, "query": result.sql, "option": option}
-        self.charts.append(chart)
-        points = len(result.rows)
+        title = title or self.default_title or self._title(x_field, y_fields)
+        rows = [
+            {column: zh_name(value, self.zh) for column, value in zip(result.columns, row, strict=True)}
+            for row in result.rows
+        ]
+        self.charts.append(
+            {"chart_type": chart_type, "title": title, "sql": result.sql, "x_field": x_field, "y_fields": y_fields}
+        )
         if self.zh:
-            return ToolResult(output=f"{zh_name(chart_type, True)}「{title}」已生成：{points} 个数据点", data=chart)
-        return ToolResult(output=f"{chart_type} chart {title!r} ready: {points} points", data=chart)
+            return ToolResult(output=f"{zh_name(chart_type, True)}「{title}」已生成：{len(rows)} 个数据点", data=rows)
+        return ToolResult(output=f"{chart_type} chart {title!r} ready: {len(rows)} points", data=rows)
 
-    def _title(self, columns: list[str]) -> str:
+    def _title(self, x_field: str, y_fields: list[str]) -> str:
         if self.zh:
-            return f"{'、'.join(zh_name(c, True) for c in columns[1:])}（按{zh_name(columns[0], True)}）"
-        return f"{', '.join(columns[1:])} by {columns[0]}"
+            return f"{'、'.join(zh_name(c, True) for c in y_fields)}（按{zh_name(x_field, True)}）"
+        return f"{', '.join(y_fields)} by {x_field}"
+
+
+def chart_fields(result: QueryResult, x_field: str, y_fields: list[str] | None) -> tuple[str, list[str]]:
+    """The label column and the numeric columns of a chart of ``result`` (given ones checked).
+
+    Raises:
+        SqlRefused: no rows, an unknown column, or no numeric column to draw.
+    """
+    if len(result.columns) < 2 or not result.rows:
+        raise SqlRefused("a chart needs rows with a label column followed by at least one numeric column")
+    x_field = x_field or result.columns[0]
+    numeric = [
+        column
+        for index, column in enumerate(result.columns)
+        if column != x_field
+        and all(isinstance(row[index], int | float) and not isinstance(row[index], bool) for row in result.rows)
+    ]
+    wanted = list(y_fields or numeric)
+    unknown = [c for c in [x_field, *wanted] if c not in result.columns]
+    if unknown:
+        raise SqlRefused(f"no column {unknown[0]!r} in the query's result (columns: {', '.join(result.columns)})")
+    if not wanted or any(c not in numeric for c in wanted):
+        raise SqlRefused("a chart needs at least one numeric column after the label column")
+    return x_field, wanted
 
 
 # -- report sections -------------------------------------------------------------------------------
@@ -340,9 +344,21 @@ class Section:
     objective: tuple[str, str]
     keywords: tuple[str, ...]
     sql: str
-    chart_sql: str
+    chart_sql: str  # {column} placeholders: the result's column names, in the report's language
     chart: ChartType
     chart_title: tuple[str, str]
+
+    def chart_arguments(self, zh: bool) -> dict[str, Any]:
+        """``data_visual``'s arguments for this section's chart, with columns named in the report's language."""
+        columns = re.findall(r"\{(\w+)\}", self.chart_sql)
+        names = {column: zh_name(column, zh) for column in columns}
+        return {
+            "sql": self.chart_sql.format(**names),
+            "chart_type": self.chart,
+            "x_field": names[columns[0]],
+            "y_fields": [names[c] for c in columns[1:]],
+            "title": self.chart_title[0 if zh else 1],
+        }
 
 
 SECTIONS: dict[str, Section] = {
@@ -356,8 +372,8 @@ SECTIONS: dict[str, Section] = {
             "SELECT SUM(revenue) AS revenue, SUM(units) AS units, COUNT(DISTINCT month) AS months, "
             "COUNT(DISTINCT region) AS regions, COUNT(DISTINCT product) AS products, "
             "MIN(month) AS first_month, MAX(month) AS last_month FROM sales",
-            "SELECT (CAST(substr(month, 6, 2) AS INTEGER) + 2) / 3 AS quarter, SUM(revenue) AS revenue "
-            "FROM sales GROUP BY quarter ORDER BY quarter",
+            "SELECT (CAST(substr(month, 6, 2) AS INTEGER) + 2) / 3 AS {quarter}, SUM(revenue) AS {revenue} "
+            "FROM sales GROUP BY 1 ORDER BY 1",
             "bar",
             ("各季度销售额", "Revenue by quarter"),
         ),
@@ -368,7 +384,7 @@ SECTIONS: dict[str, Section] = {
             ("地区", "区域", "大区", "region", "regional", "area"),
             "SELECT region, SUM(revenue) AS revenue, SUM(units) AS units FROM sales "
             "GROUP BY region ORDER BY revenue DESC",
-            "SELECT region, SUM(revenue) AS revenue FROM sales GROUP BY region ORDER BY revenue DESC",
+            "SELECT region AS {region}, SUM(revenue) AS {revenue} FROM sales GROUP BY region ORDER BY 2 DESC",
             "bar",
             ("各地区销售额", "Revenue by region"),
         ),
@@ -379,7 +395,7 @@ SECTIONS: dict[str, Section] = {
             ("产品", "品类", "商品", "product", "category"),
             "SELECT product, SUM(revenue) AS revenue, SUM(units) AS units FROM sales "
             "GROUP BY product ORDER BY revenue DESC",
-            "SELECT product, SUM(revenue) AS revenue FROM sales GROUP BY product ORDER BY revenue DESC",
+            "SELECT product AS {product}, SUM(revenue) AS {revenue} FROM sales GROUP BY product ORDER BY 2 DESC",
             "pie",
             ("各产品销售额占比", "Revenue share by product"),
         ),
@@ -389,7 +405,7 @@ SECTIONS: dict[str, Section] = {
             ("展示每月销售额的变化", "Show how monthly revenue changed"),
             ("趋势", "月度", "每月", "走势", "增长", "trend", "monthly", "month", "growth"),
             "SELECT month, SUM(revenue) AS revenue, SUM(units) AS units FROM sales GROUP BY month ORDER BY month",
-            "SELECT month, SUM(revenue) AS revenue FROM sales GROUP BY month ORDER BY month",
+            "SELECT month AS {month}, SUM(revenue) AS {revenue} FROM sales GROUP BY month ORDER BY month",
             "line",
             ("月度销售额", "Monthly revenue"),
         ),
@@ -440,7 +456,8 @@ PLANNER_PROMPT = (
 SOLVER_PROMPT = (
     "You write one section of a sales report from a SQLite table `sales` (month TEXT like 2024-01, region, "
     "product, units, unit_price, revenue). Use run_sql to get the numbers (one SELECT at a time), call "
-    "make_chart once with the query that fits the section best, then answer with the section body in Markdown "
+    "data_visual once with the query that fits the section best (x_field: its label column, y_fields: the "
+    "numeric columns to draw; name columns in the language of the task), then answer with the section body in Markdown "
     "(no heading): short paragraphs or a table, using only numbers returned by your queries. Answer in the "
     "language of the task."
 )
@@ -486,8 +503,8 @@ class ReportSolver(SolverAgent):
 
     def section_agent(
         self, task: Any, chart_title: str = "", zh: bool = False
-    ) -> tuple[ToolCallAgent, RunSql, MakeChart]:
-        sql, chart = RunSql(self.database, zh), MakeChart(self.database, chart_title, zh)
+    ) -> tuple[ToolCallAgent, RunSql, DataVisual]:
+        sql, chart = RunSql(self.database, zh), DataVisual(self.database, chart_title, zh)
         agent = create_toolcall_agent(
             name=f"section_solver_{task_id(task)}",
             llm=self.model,
@@ -508,7 +525,7 @@ class ReportSolver(SolverAgent):
             f"Section: {data.get('title') or section.title[1]}\n"
             f"Objective: {data.get('objective') or section.objective[1]}\n"
             f"A query that may help: {section.sql}\n"
-            f"A chart that may fit: {section.chart} chart of {section.chart_sql}"
+            f"A chart that may fit (data_visual arguments): {json.dumps(section.chart_arguments(False))}"
         )
 
     async def solve(self, task: Any, context: PlanContext, run: SubAgentRun) -> dict[str, Any]:
@@ -517,16 +534,18 @@ class ReportSolver(SolverAgent):
         zh = _task_in_chinese(task, context)
         agent, sql, chart = self.section_agent(task, section.chart_title[0 if zh else 1], zh)
         if isinstance(self.model, OfflineModel):
-            # The offline model calls the tool whose words match and passes the quoted text as its argument.
+            # The offline model calls the tool whose words match and passes the quoted text as its argument,
+            # or the tool a JSON object of arguments fits, with those arguments.
+            chart_args = section.chart_arguments(zh)
             if zh:
                 asks = (
                     f'运行 SQL 语句："{section.sql}"',
-                    f'用查询 "{section.chart_sql}" 为报告画一张 {section.chart} 图表',
+                    f"为报告画一张{zh_name(section.chart, True)}：{json.dumps(chart_args, ensure_ascii=False)}",
                 )
             else:
                 asks = (
                     f'Run SQL: "{section.sql}"',
-                    f'Make a {section.chart} chart for the report from the query "{section.chart_sql}"',
+                    f"Make a {section.chart} chart for the report: {json.dumps(chart_args)}",
                 )
             for ask in asks:
                 await run.ask(agent, ask)

@@ -10,6 +10,7 @@ from typing import Any
 
 import websockets
 
+from myagent.protocol.rules import closes_run, is_request_error
 from myagent.ws.event_log import InMemoryEventLog, SessionLog
 from myagent.ws.server import AgentWebSocketServer
 from myagent.ws.service import Attachment
@@ -73,6 +74,22 @@ class Client:
             if frame["event"] in events:
                 return frame
 
+    async def expect_error(self) -> dict[str, Any]:
+        """Receive until an error about a request arrives (``system.error``, or ``agent.error`` without ``seq``)."""
+        while True:
+            frame = await self.recv()
+            if is_request_error(frame["event"], frame.get("seq")):
+                return frame
+
+    async def collect_until_closed(self) -> list[dict[str, Any]]:
+        """Every frame up to and including the run's closing event (a request error closes nothing)."""
+        collected = []
+        while True:
+            frame = await self.recv()
+            collected.append(frame)
+            if closes_run(frame["event"], frame.get("seq")):
+                return collected
+
     async def collect_until(self, *events: str) -> list[dict[str, Any]]:
         """Every frame up to and including the first with one of ``events``."""
         collected = []
@@ -92,10 +109,22 @@ class Client:
     async def ask(self, text: str, session_id: str | None = None) -> list[dict[str, Any]]:
         """Send a message and return the frames up to the run's closing event."""
         await self.send("user.message", session_id=session_id or self.session_id, content=text)
-        return await self.collect_until("agent.final_answer", "agent.error", "agent.interrupted")
+        return await self.collect_until_closed()
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+def assert_request_error(frame: dict[str, Any], code: str, request_event: str | None = None) -> None:
+    """An unsequenced error about a rejected frame: ``agent.error`` if it names a session, else ``system.error``."""
+    assert is_request_error(frame["event"], frame.get("seq")), frame
+    assert "seq" not in frame and "event_id" not in frame, frame
+    assert frame["metadata"]["error_code"] == code, frame
+    assert isinstance(frame["content"], str) and frame["content"], frame
+    if request_event is not None:
+        assert frame["metadata"]["request_event"] == request_event, frame
+    expected = "agent.error" if frame.get("session_id") and frame["metadata"].get("request_event") else "system.error"
+    assert frame["event"] == expected, frame
 
 
 def events_of(frames: list[dict[str, Any]]) -> list[str]:

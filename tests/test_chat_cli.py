@@ -195,7 +195,7 @@ def test_confirmation_prompt_then_the_answer(weather_url: str) -> None:
     child.sendline("订阅深圳的天气预警")
     child.expect_exact('Run subscribe_weather_alert {"city": "深圳"}? [y/n]')
     child.sendline("y")
-    child.expect_exact(" ok: 已为深圳订阅")  # the tool result line
+    child.expect_exact(" success: 已为深圳订阅")  # the tool result line
     child.expect_exact("已为深圳订阅恶劣天气预警")  # the streamed answer
     child.expect_exact("you> ")
     child.sendeof()

@@ -210,10 +210,12 @@ async def test_an_error_about_a_fire_and_forget_request_arrives_in_the_stream():
         await asyncio.wait_for(factory.last.holding.wait(), WAIT)
         await session.confirm("confirm_nope", True)
         events = []
-        while not any(e.name == SystemEvents.ERROR for e in events):  # the run is paused: nothing else comes
+        while not any(e.is_request_error for e in events):  # the run is paused: nothing else comes
             events.append(await anext(stream))
         error = events[-1]
         assert error.error_code == "STEP_NOT_FOUND" and error.metadata["request_event"] == "user.response"
+        # It names the session, so it is an agent.error, but an unsequenced one: the run goes on.
+        assert error.name == AgentEvents.ERROR and error.seq is None and not error.is_final
         factory.last.release()
         events += [event async for event in stream]
         assert events[-1].name == AgentEvents.FINAL_ANSWER and answer_of(events) == "abcdefgh"

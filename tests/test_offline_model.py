@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import types
 from collections.abc import Sequence
 from pathlib import Path
@@ -224,3 +225,25 @@ async def test_without_an_earlier_call_a_follow_up_is_just_a_question() -> None:
     agent = create_toolcall_agent(llm=OfflineModel(), tools=[StockPrice()])
     events = await collect(agent, "MSFT呢？")
     assert started(events) == []
+
+
+class Plot(BaseTool):
+    name = "plot"
+    description = "Plot rows."
+
+    async def execute(self, sql: str, chart_type: str, y_fields: list[str] | None = None) -> str:
+        return f"{chart_type} of {', '.join(y_fields or [])}"
+
+
+async def test_arguments_spelled_as_json_call_the_tool_they_fit_with_them() -> None:
+    agent = create_toolcall_agent(llm=OfflineModel(), tools=[StockPrice(), Plot()])
+    args = {"sql": "SELECT symbol, price FROM stocks", "chart_type": "line", "y_fields": ["price"]}
+    events = await collect(agent, f'Draw the stock "AAPL" with {json.dumps(args)}')
+    assert started(events) == [("plot", args)]  # not stock_price, which the quoted "AAPL" would fill
+    assert "line of price" in final(events).text
+
+
+async def test_json_that_fits_no_tool_is_just_text() -> None:
+    agent = create_toolcall_agent(llm=OfflineModel(), tools=[StockPrice(), Plot()])
+    events = await collect(agent, '股票 "AAPL" 的价格 {"ticker": "AAPL"}')
+    assert started(events) == [("stock_price", {"symbol": "AAPL"})]

@@ -337,6 +337,11 @@ async def test_standard_mode_runs_plan_solve_aggregate_in_order(confirm: bool) -
     assert rec.content("pipeline.completed")["completed"] == 3
     assert agent.context is not None and agent.context.output == rec.content("aggregate.completed")["output"]
     assert [m.role for m in agent.memory] == ["user", "assistant"] and not agent.is_running
+    # what was aggregated comes with the result; the statistics are in metadata too (older clients read them there)
+    aggregated = rec.content("aggregate.completed")["context"]
+    assert aggregated == {"question": "write a report", "plan_summary": "3 tasks: A, B, C", "tasks": 3}
+    finished = rec.find("pipeline.completed")
+    assert finished.metadata["statistics"] == finished.content["statistics"]
 
 
 async def test_direct_mode_emits_solver_events_only() -> None:

@@ -95,21 +95,43 @@ def test_run_sql_reads_with_a_row_bound_and_a_read_only_connection() -> None:
         db.execute("DELETE FROM sales")
 
 
-def test_make_chart_returns_an_echarts_option() -> None:
+def test_data_visual_returns_the_rows_the_visualization_guide_draws() -> None:
     example = load_example()
-    tool = example.MakeChart(example.DATABASE)
-    bar = tool.execute("SELECT region, SUM(revenue) AS revenue, SUM(units) AS units FROM sales GROUP BY region", "bar")
-    option = bar.data["option"]
-    assert bar.data["type"] == "echarts" and bar.data["chart_type"] == "bar"
-    assert option["xAxis"]["data"] == [r[0] for r in csv_sql("SELECT region FROM sales GROUP BY region")]
-    assert [s["name"] for s in option["series"]] == ["revenue", "units"]
-    assert {s["type"] for s in option["series"]} == {"bar"}
-    pie = tool.execute("SELECT product, SUM(revenue) AS revenue FROM sales GROUP BY product", "pie", "Share")
-    assert pie.data["option"]["series"][0]["type"] == "pie" and pie.data["title"] == "Share"
-    assert {d["name"] for d in pie.data["option"]["series"][0]["data"]} == {"Laptop", "Phone", "Tablet"}
-    assert "numeric" in tool.execute("SELECT region, product FROM sales", "line").error
-    assert "only SELECT" in tool.execute("DELETE FROM sales", "bar").error
+    tool = example.DataVisual(example.DATABASE)
+    sql = "SELECT region, SUM(revenue) AS revenue, SUM(units) AS units FROM sales GROUP BY region ORDER BY region"
+    bar = tool.execute(sql, "bar", "region", ["revenue"], "By region")
+    expected = csv_sql("SELECT region, SUM(revenue), SUM(units) FROM sales GROUP BY region ORDER BY region")
+    assert bar.data == [{"region": r, "revenue": v, "units": u} for r, v, u in expected]
+    assert tool.charts[-1] == {
+        "chart_type": "bar",
+        "title": "By region",
+        "sql": sql,
+        "x_field": "region",
+        "y_fields": ["revenue"],
+    }
+    both = tool.execute(sql, "line")  # default fields: the first column, then every numeric one
+    assert tool.charts[-1]["x_field"] == "region" and tool.charts[-1]["y_fields"] == ["revenue", "units"]
+    assert both.output == "line chart 'revenue, units by region' ready: 4 points"
+    zh = example.DataVisual(example.DATABASE, zh=True)
+    pie = zh.execute(
+        "SELECT product AS 产品, SUM(revenue) AS 销售额 FROM sales GROUP BY product", "pie", "产品", ["销售额"]
+    )
+    assert {row["产品"] for row in pie.data} == {"笔记本电脑", "手机", "平板电脑"}  # values in the report's language
+    assert "numeric" in (tool.execute("SELECT region, product FROM sales", "line").error or "")
+    assert "no column 'profit'" in (tool.execute(sql, "bar", "region", ["profit"]).error or "")
+    assert "only SELECT" in (tool.execute("DELETE FROM sales", "bar").error or "")
     assert len(tool.charts) == 2
+
+
+def test_each_sections_chart_arguments_name_columns_in_the_reports_language() -> None:
+    example = load_example()
+    for section in example.SECTIONS.values():
+        for zh in (False, True):
+            args = section.chart_arguments(zh)
+            rows = example.DataVisual(example.DATABASE, zh=zh).execute(**args).data
+            assert rows and set(rows[0]) == {args["x_field"], *args["y_fields"]}, (section.key, zh)
+    region = example.SECTIONS["region"].chart_arguments(True)
+    assert (region["x_field"], region["y_fields"], region["chart_type"]) == ("地区", ["销售额"], "bar")
 
 
 @pytest.mark.parametrize(
@@ -147,7 +169,14 @@ async def test_the_example_uses_the_model_when_one_is_configured() -> None:
         if not results:
             return call("run_sql", {"query": query})
         if len(results) == 1:
-            return call("make_chart", {"query": query, "chart_type": "bar", "title": "By region"})
+            args = {
+                "sql": query,
+                "chart_type": "bar",
+                "x_field": "region",
+                "y_fields": ["revenue"],
+                "title": "By region",
+            }
+            return call("data_visual", args)
         return f"East leads. {(results[0].content or '').splitlines()[2]}"
 
     model = FunctionModel(reply)
@@ -157,7 +186,7 @@ async def test_the_example_uses_the_model_when_one_is_configured() -> None:
     output = rec.content("solver.completed", 1)["result"]["output"]
     east = csv_sql("SELECT SUM(revenue) FROM sales WHERE region = 'East'")[0][0]
     assert output["markdown"].startswith("East leads.") and str(east) in output["markdown"]
-    assert output["charts"][0]["option"]["series"][0]["type"] == "bar"
+    assert output["charts"][0]["chart_type"] == "bar" and output["charts"][0]["y_fields"] == ["revenue"]
     assert output["queries"][0]["sql"] == query
     assert "Regions" in rec.final() and len(model.requests) == 4
 

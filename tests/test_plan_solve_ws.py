@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 
 from myagent.llm.offline import OfflineModel
+from myagent.protocol.rules import closes_run
 from myagent.ws.server import AgentWebSocketServer
 from tests.fakes.memory_socket import in_process_server
 from tests.harness import WAIT, Client, find_session
 from tests.test_plan_solve import THREE, Lab
 from tests.test_plan_solve_example import csv_sql, load_example
 
-CLOSING = ("agent.final_answer", "agent.error", "agent.interrupted")
 PIPELINE_PREFIXES = ("plan.", "aggregate.", "pipeline.")
 
 
@@ -84,7 +84,7 @@ class Watch:
         return await self.wait("system.notice", action=action)
 
     async def closing(self) -> dict[str, Any]:
-        while not (hits := [f for f in self.frames() if f["event"] in CLOSING]):
+        while not (hits := [f for f in self.frames() if closes_run(f["event"], f.get("seq"))]):
             await self.client.recv()
         return hits[0]
 
@@ -99,7 +99,7 @@ class Watch:
         """Prove the session idle: ``user.cancel`` on an idle session is refused (after all earlier frames)."""
         await self.run_over()
         await self.send("user.cancel")
-        return await self.wait("system.error")
+        return await self.wait("agent.error")
 
     async def confirm_plan(self, **answer: Any) -> dict[str, Any]:
         request = await self.wait("agent.user_confirm", scope="plan")
@@ -150,7 +150,10 @@ async def test_standard_mode_over_the_websocket(confirm: bool) -> None:
             result = content(ws.find("solver.completed", key))["result"]
             assert result["output"] == f"result {key}" and result["agent_name"] == f"solver_1_{key}"
         assert content(ws.find("plan.start")) == {"question": "write a report"}
-        assert content(ws.find("pipeline.completed"))["completed"] == 3
+        finished = ws.find("pipeline.completed")
+        assert finished is not None and content(finished)["completed"] == 3
+        assert finished["metadata"]["statistics"] == content(finished)["statistics"]
+        assert content(ws.find("aggregate.completed"))["context"]["question"] == "write a report"
         assert final["content"].startswith("report: 1=completed:result 1")
         seqs = [f["seq"] for f in ws.frames() if "seq" in f]
         assert seqs == sorted(seqs)
@@ -170,7 +173,7 @@ async def test_direct_mode_over_the_websocket_sends_solver_events_only() -> None
         assert sorted(ws.pipeline()) == sorted(["solver.start", "solver.completed"] * 2 + ["pipeline.tasks_completed"])
         assert ws.pipeline()[-1] == "pipeline.tasks_completed"  # the one closing event of a direct run
         assert not [e for e in ws.events() if e.startswith(PIPELINE_PREFIXES) and e != "pipeline.tasks_completed"]
-        assert not [e for e in ws.events() if e in CLOSING]
+        assert not [f for f in ws.frames() if closes_run(f["event"], f.get("seq")) and f["event"].startswith("agent.")]
         assert lab.questions == []
         # after a direct run, restarting a task re-runs it, still without aggregation
         ws.mark()
@@ -189,7 +192,7 @@ async def test_direct_mode_controls_and_errors() -> None:
         await ws.send("user.solve_tasks", content={"tasks": [{"id": 1}, {"id": 2}]})
         await ws.wait("solver.start", 2)
         await ws.send("user.solve_tasks", content={"tasks": [{"id": 3}]})
-        assert (await ws.wait("system.error"))["metadata"]["error_code"] == "SESSION_BUSY"
+        assert (await ws.wait("agent.error"))["metadata"]["error_code"] == "SESSION_BUSY"
         await ws.send("user.cancel_task", content={"task_id": 1})
         assert (await ws.notice("cancel_task"))["metadata"] == {"action": "cancel_task", "ok": True, "task_id": 1}
         await ws.wait("solver.cancelled", 1)
@@ -346,7 +349,7 @@ async def test_replan_in_every_phase(phase: str, confirm: bool) -> None:
             }
         if stale is not None:  # the withdrawn plan confirmation can no longer be answered
             await ws.send("user.response", step_id=stale["step_id"], content={"confirmed": True})
-            assert (await ws.wait("system.error"))["metadata"]["error_code"] == "STEP_ALREADY_ANSWERED"
+            assert (await ws.wait("agent.error"))["metadata"]["error_code"] == "STEP_ALREADY_ANSWERED"
         if ok:
             ws.mark()  # what follows belongs to the new plan
         final = await finish(phase, lab, ws, replanned=ok)
@@ -447,7 +450,7 @@ async def test_an_edited_plan_that_is_not_a_list_is_refused_and_the_plan_still_w
         await ws.send("user.message", content="write a report")
         request = await ws.wait("agent.user_confirm", scope="plan")
         await ws.send("user.response", step_id=request["step_id"], content={"confirmed": True, "tasks": tasks})
-        error = await ws.wait("system.error")
+        error = await ws.wait("agent.error")
         assert error["metadata"]["error_code"] == "INVALID_FIELD" and error["metadata"]["details"] == {"field": "tasks"}
         await ws.send("user.response", step_id=request["step_id"], content={"confirmed": True})
         assert (await ws.closing())["event"] == "agent.final_answer"
@@ -537,7 +540,7 @@ async def test_a_sub_agent_tool_needing_confirmation_asks_the_user(approve: bool
         assert final["event"] == "agent.final_answer"
         assert lab.tool_runs["publish"] == (1 if approve else 0)
         result = ws.find("agent.tool_result", 4)
-        assert result is not None and (result["metadata"]["status"] == "ok") is approve
+        assert result is not None and (result["metadata"]["status"] == "success") is approve
 
 
 # -- statistics and state --------------------------------------------------------------------------
@@ -665,19 +668,20 @@ async def test_the_example_writes_a_report_on_the_offline_model() -> None:
                 assert f"| {month} | ¥{revenue:,} |" in report
             positions = [report.index(f"## {n}. {t['title']}") for n, t in enumerate(tasks, start=1)]
             assert positions == sorted(positions)
-            # every SQL call went through the tool, visibly; the charts came back as ECharts options
+            # every SQL call went through the tool, visibly; the charts came back as the guide's rows
             sql_calls = [f for f in ws.all("agent.tool_call") if f["metadata"]["tool_name"] == "run_sql"]
             assert {f["metadata"]["task_id"] for f in sql_calls} == {1, 2, 3, 4}
+            calls = {f["step_id"]: f["metadata"]["args"] for f in ws.all("agent.tool_call")}
             charts = [
-                f["metadata"]["data"]
+                (calls[f["step_id"]], f["metadata"]["data"])
                 for f in ws.all("agent.tool_result")
-                if f["metadata"]["tool_name"] == "make_chart" and "data" in f["metadata"]
+                if f["metadata"]["tool"] == "data_visual" and f["metadata"]["status"] == "success"
             ]
-            assert len(charts) == 4 and all(c["type"] == "echarts" and c["option"]["series"] for c in charts)
-            trend = next(c for c in charts if c["chart_type"] == "line")
+            assert len(charts) == 4
+            args, rows = next((a, r) for a, r in charts if a["chart_type"] == "line")
             months = csv_sql("SELECT month, SUM(revenue) FROM sales GROUP BY month ORDER BY month")
-            assert trend["option"]["xAxis"]["data"] == [m for m, _ in months]
-            assert trend["option"]["series"][0]["data"] == [r for _, r in months]
+            assert (args["x_field"], args["y_fields"]) == ("月份", ["销售额"])
+            assert [(row["月份"], row["销售额"]) for row in rows] == months
         finally:
             await client.close()
 
@@ -703,9 +707,13 @@ async def test_the_example_reports_cancelled_sections_and_answers_a_generic_dire
             output = content(await ws.wait("solver.completed", 1))["result"]["output"]
             assert output["section"] == "overview" and output["title"] == "示例页"
             total = csv_sql("SELECT SUM(revenue) FROM sales")[0][0]
-            assert f"总销售额：¥{total:,}" in output["markdown"] and output["charts"][0]["option"]["series"]
+            assert f"总销售额：¥{total:,}" in output["markdown"] and output["charts"][0]["chart_type"] == "bar"
             await ws.idle_marker()
-            direct_end = [e for e in ws.events() if e.startswith(PIPELINE_PREFIXES) or e in CLOSING]
+            direct_end = [
+                f["event"]
+                for f in ws.frames()
+                if f["event"].startswith(PIPELINE_PREFIXES) or closes_run(f["event"], f.get("seq"))
+            ]
             assert direct_end == ["pipeline.tasks_completed"]  # no plan, no aggregation
             # the SQL tool refuses writes on the wire too (a client's direct call goes the same way)
             sql = example.RunSql(example.DATABASE)

@@ -24,6 +24,7 @@ from myagent.protocol.names import (
     UserEvents,
     all_names,
 )
+from myagent.protocol.rules import closes_run, is_request_error
 from myagent.protocol.show_content import render_show_content
 
 FAMILIES = (UserEvents, AgentEvents, SystemEvents, PlanEvents, SolverEvents, AggregateEvents, PipelineEvents)
@@ -162,11 +163,8 @@ def test_missing_required_field_is_missing_field_naming_it(frame: dict[str, Any]
         ({"event": "user.response", "session_id": "s", "step_id": "c1", "content": "yes"}, "content"),
         ({"event": "user.message", "session_id": 12, "content": "hi"}, "session_id"),
         ({"event": "user.message", "session_id": "", "content": "hi"}, "session_id"),
-        ({"event": "user.ack", "last_seq": "3"}, "last_seq"),
-        ({"event": "user.ack", "last_seq": 3.5}, "last_seq"),
         ({"event": "user.ack", "last_seq": True}, "last_seq"),
-        ({"event": "user.ack", "content": {"last_seq": "3"}}, "last_seq"),
-        ({"event": "user.ack", "last_event_id": 3}, "last_event_id"),
+        ({"event": "user.ack", "metadata": {"last_event_id": ["s:1"]}}, "last_event_id"),
         ({"event": "user.reconnect", "session_id": "s", "resume_token": 99}, "resume_token"),
         ({"event": "user.reconnect_with_state", "signed_state": "abc"}, "signed_state"),
     ],
@@ -230,15 +228,15 @@ def test_user_response_fields() -> None:
         ("user.reconnect_with_state", "signed_state", {"payload": {}}, {}),
     ],
 )
-@pytest.mark.parametrize("placement", ["top", "content"])
-def test_lenient_fields_are_accepted_at_top_level_or_inside_content(
+@pytest.mark.parametrize("placement", ["top", "content", "metadata"])
+def test_lenient_fields_are_accepted_at_top_level_inside_content_or_metadata(
     event: str, name: str, value: Any, extra: dict[str, Any], placement: str
 ) -> None:
     frame: dict[str, Any] = {"event": event, **extra}
     if placement == "top":
         frame[name] = value
     else:
-        frame["content"] = {name: value}
+        frame[placement] = {name: value}
     if event == "user.reconnect" and name != "resume_token":
         frame["resume_token"] = "tok"
     if event == "user.reconnect_with_state" and name != "signed_state":
@@ -302,9 +300,9 @@ def test_show_content_is_chinese_by_default_and_english_on_request() -> None:
     assert render_show_content(AgentEvents.TOOL_CALL, "x", call, "zh") == "调用工具：get_weather"
     assert render_show_content(AgentEvents.TOOL_CALL, "x", call, "en") == "Calling tool: get_weather"
 
-    result = {"tool_name": "get_weather", "status": "ok"}
+    result = {"tool_name": "get_weather", "status": "success"}
     assert render_show_content(AgentEvents.TOOL_RESULT, "sunny", result) == "工具 get_weather：完成"
-    assert render_show_content(AgentEvents.TOOL_RESULT, "sunny", result, "en") == "Tool get_weather: ok"
+    assert render_show_content(AgentEvents.TOOL_RESULT, "sunny", result, "en") == "Tool get_weather: success"
     refused = {"tool_name": "rm", "status": "refused"}
     assert "拒绝" in str(render_show_content(AgentEvents.TOOL_RESULT, "no", refused))
 
@@ -325,3 +323,21 @@ def test_show_content_survives_missing_metadata_and_long_text() -> None:
     assert render_show_content(AgentEvents.TOOL_CALL, None, None) == "调用工具："
     long = render_show_content(AgentEvents.FINAL_ANSWER, "x" * 1000, None)
     assert long is not None and len(long) <= 200 and long.endswith("…")
+
+
+# -- rules: request errors and run ends ------------------------------------------------------------
+
+
+def test_an_unsequenced_agent_error_is_a_request_error_and_ends_no_run() -> None:
+    assert is_request_error("agent.error", None) and not closes_run("agent.error", None)
+    assert not is_request_error("agent.error", 4) and closes_run("agent.error", 4)
+    assert is_request_error("system.error", None) and not closes_run("system.error", None)
+    for name in ("agent.final_answer", "agent.interrupted", "pipeline.tasks_completed"):
+        assert closes_run(name, 9) and not is_request_error(name, 9)
+    assert not closes_run("agent.partial_answer", 2)
+
+
+def test_agent_error_is_described_as_sequenced_or_not() -> None:
+    spec = CATALOG["agent.error"]
+    assert spec.sequenced and spec.request_error
+    assert spec.field("request_event") is not None

@@ -1,7 +1,7 @@
 """examples/plan_solve_report.py speaks the conversation's language: a Chinese report has no English word.
 
-Everything a console shows of the run is checked: the plan summary, each tool result, the chart
-options (series, legend, categories, axis), each solver summary and the final report.
+Everything a console shows of the run is checked: the plan summary, each tool result, the charts
+(title, the columns drawn and their label values), each solver summary and the final report.
 """
 
 from __future__ import annotations
@@ -49,14 +49,14 @@ def shown_texts(frames: list[dict[str, Any]]) -> list[str]:
         event, content, metadata = frame["event"], frame.get("content"), frame.get("metadata") or {}
         if event == "plan.completed":
             texts.append(content["plan_summary"])
+        elif event == "agent.tool_call" and metadata["tool"] == "data_visual":
+            args = metadata["args"]
+            texts += [args["title"], args["x_field"], *args["y_fields"]]
         elif event == "agent.tool_result":
             texts.append(content)
-            option = (metadata.get("data") or {}).get("option")
-            if option:
-                axis = option.get("xAxis") or {}
-                texts += [option["title"]["text"], axis.get("name") or "", *(option["legend"]["data"])]
-                texts += [str(category) for category in axis.get("data") or ()]
-                texts += [series["name"] for series in option["series"]]
+            if metadata["tool"] == "data_visual" and metadata["status"] == "success":
+                texts += [str(key) for row in metadata["data"] for key in row]
+                texts += [value for row in metadata["data"] for value in row.values() if isinstance(value, str)]
         elif event == "solver.completed":
             texts.append(content["result"]["summary"])
         elif event == "agent.final_answer":

@@ -86,12 +86,12 @@ async def test_a_confirmation_answered_through_the_other_service_reaches_the_run
         await resumed.send("user.response", session_id=sid, step_id=request["step_id"], content={"confirmed": True})
         frames = await resumed.collect_until("agent.final_answer", "agent.error", "agent.interrupted")
         result = next(f for f in frames if f["event"] == "agent.tool_result")
-        assert result["metadata"]["status"] == "ok" and result["content"] == "done it"
+        assert result["metadata"]["status"] == "success" and result["content"] == "done it"
         assert frames[-1]["content"] == "approved and done"
         assert factory.tools[0][0].runs == 1  # type: ignore[attr-defined]
 
         await resumed.send("user.response", session_id=sid, step_id=request["step_id"], content={"confirmed": False})
-        error = await resumed.expect("system.error")
+        error = await resumed.expect_error()
         assert error["metadata"]["error_code"] == "STEP_ALREADY_ANSWERED"  # decided once, on A
         await resumed.close()
 
@@ -130,6 +130,6 @@ async def test_closing_through_the_other_service_ends_the_session_everywhere() -
         assert ended["metadata"]["reason"] == "closed"
         assert a.service.host.get(sid) is None and await a.service.store.get(sid) is None
         late = await reconnect(a, sid, token)
-        assert (await late.expect("system.error"))["metadata"]["error_code"] == "SESSION_NOT_FOUND"
+        assert (await late.expect_error())["metadata"]["error_code"] == "SESSION_NOT_FOUND"
         await late.close()
         await resumed.close()

@@ -12,9 +12,11 @@ from myagent import create_toolcall_agent
 from myagent.agent.toolcall import ToolCallAgent
 from myagent.llm.base import Message, ModelRequest
 from myagent.llm.testing import FunctionModel, Script, ScriptedModel, ScriptedReply, call
+from myagent.protocol.rules import closes_run
 from myagent.tool import BaseTool, ToolResult
 from tests.fakes.memory_socket import in_process_server
 from tests.harness import WAIT, Client, answer_text, events_of
+from tests.harness import assert_request_error as assert_error
 
 CLOSING = ("agent.final_answer", "agent.error", "agent.interrupted")
 
@@ -87,14 +89,6 @@ async def respond(client: Client, step_id: str, confirmed: Any, message: str | N
     await client.send("user.response", session_id=client.session_id, step_id=step_id, content=content)
 
 
-def assert_error(frame: dict[str, Any], code: str, request_event: str | None = None) -> None:
-    assert frame["event"] == "system.error", frame
-    assert frame["metadata"]["error_code"] == code, frame
-    assert "seq" not in frame
-    if request_event is not None:
-        assert frame["metadata"]["request_event"] == request_event
-
-
 def assert_valid_history(messages: Sequence[Message]) -> None:
     """Every assistant tool call is answered by exactly one tool message, right after it."""
     index = 0
@@ -110,7 +104,7 @@ def assert_valid_history(messages: Sequence[Message]) -> None:
 
 
 def closing_events(client: Client) -> list[str]:
-    return [f["event"] for f in client.frames if f["event"] in CLOSING]
+    return [f["event"] for f in client.frames if closes_run(f["event"], f.get("seq"))]
 
 
 def assert_gapless(client: Client) -> None:
@@ -131,7 +125,7 @@ async def test_confirmation_request_fields_and_approval_runs_the_tool() -> None:
         confirm = before[-1]
         assert tool.deleted == []  # nothing runs before the answer
         await respond(client, confirm["step_id"], True, "确认删除")
-        after = await client.collect_until(*CLOSING)
+        after = await client.collect_until_closed()
 
     assert events_of(before) == ["agent.thinking", "agent.tool_call", "agent.user_confirm"]
     assert before[1]["metadata"]["needs_confirmation"] is True
@@ -151,7 +145,7 @@ async def test_confirmation_request_fields_and_approval_runs_the_tool() -> None:
 
     result = next(f for f in after if f["event"] == "agent.tool_result")
     assert result["step_id"] == "call_d1"
-    assert result["metadata"]["status"] == "ok"
+    assert result["metadata"]["status"] == "success"
     assert result["content"] == "deleted /tmp/report.txt"
     assert after[-1]["event"] == "agent.final_answer" and after[-1]["content"] == "文件已删除。"
     assert tool.deleted == ["/tmp/report.txt"]
@@ -166,7 +160,7 @@ async def test_refusal_with_a_note_never_runs_the_tool_and_tells_the_model() -> 
         await client.send("user.message", session_id=client.session_id, content="删除 passwd")
         confirm = await client.expect("agent.user_confirm")
         await respond(client, confirm["step_id"], False, "这个文件很重要")
-        after = await client.collect_until(*CLOSING)
+        after = await client.collect_until_closed()
 
     result = next(f for f in after if f["event"] == "agent.tool_result")
     assert result["metadata"]["status"] == "refused"
@@ -188,7 +182,7 @@ async def test_an_unanswered_confirmation_expires_as_a_refusal_that_says_so() ->
         await client.send("user.message", session_id=client.session_id, content="delete /tmp/a")
         confirm = await client.expect("agent.user_confirm")
         assert confirm["metadata"]["timeout_seconds"] == 0.2
-        after = await client.collect_until(*CLOSING)  # the server's timer fires; no answer from us
+        after = await client.collect_until_closed()  # the server's timer fires; no answer from us
         await respond(client, confirm["step_id"], True)  # too late
         late = await client.recv()
 
@@ -226,7 +220,7 @@ async def test_answers_are_accepted_once_and_bad_answers_are_rejected() -> None:
         assert tool.deleted == []  # none of that counted as an answer
 
         await respond(client, step_id, True)
-        after = await client.collect_until(*CLOSING)
+        after = await client.collect_until_closed()
         await respond(client, step_id, False)
         again = await client.recv()
 
@@ -254,10 +248,10 @@ async def test_two_parallel_confirmations_can_be_answered_in_reverse_order() -> 
         assert set(by_tool) == {"delete_file", "send_mail"}
         await respond(client, second["step_id"], second["metadata"]["tool_name"] == "send_mail")
         await respond(client, first["step_id"], first["metadata"]["tool_name"] == "send_mail")
-        after = await client.collect_until(*CLOSING)
+        after = await client.collect_until_closed()
 
     results = {f["step_id"]: f["metadata"]["status"] for f in client.frames if f["event"] == "agent.tool_result"}
-    assert results == {"call_del": "refused", "call_mail": "ok"}
+    assert results == {"call_del": "refused", "call_mail": "success"}
     assert by_tool["delete_file"]["metadata"]["call_id"] == "call_del"
     assert mail.sent == ["bob"] and delete.deleted == []
     assert after[-1]["content"] == "One refused, one sent."
@@ -296,7 +290,7 @@ async def test_cancel_during_model_streaming() -> None:
         await client.send("user.message", session_id=client.session_id, content="meaning of life?")
         await asyncio.wait_for(model.holding.wait(), WAIT)
         await client.send("user.cancel", session_id=client.session_id)
-        frames = await client.collect_until(*CLOSING)
+        frames = await client.collect_until_closed()
         interrupted = frames[-1]
         assert interrupted["event"] == "agent.interrupted"
         assert interrupted["metadata"]["reason"] == "user_cancel"
@@ -319,7 +313,7 @@ async def test_cancel_during_tool_execution() -> None:
         await client.send("user.message", session_id=client.session_id, content="run the job")
         await asyncio.wait_for(slow.started.wait(), WAIT)
         await client.send("user.cancel", session_id=client.session_id)
-        frames = await client.collect_until(*CLOSING)
+        frames = await client.collect_until_closed()
         assert frames[-1]["event"] == "agent.interrupted"
         assert slow.outcome == ["cancelled"]
         await ask_after_cancel(client, model)
@@ -356,11 +350,11 @@ async def test_cancel_during_a_confirmation_wait() -> None:
         await client.send("user.message", session_id=client.session_id, content="delete /tmp/d")
         confirm = await client.expect("agent.user_confirm")
         await client.send("user.cancel", session_id=client.session_id)
-        frames = await client.collect_until(*CLOSING)
+        frames = await client.collect_until_closed()
         assert frames[-1]["event"] == "agent.interrupted"
         await respond(client, confirm["step_id"], True)  # the request died with the run
         late = await client.recv()
-        assert late["event"] == "system.error"
+        assert late["event"] == "agent.error" and "seq" not in late  # about the request: no run ends
         assert late["metadata"]["error_code"] in ("STEP_ALREADY_ANSWERED", "STEP_NOT_FOUND")
         await ask_after_cancel(client, model)
     assert tool.deleted == []
@@ -383,7 +377,7 @@ async def test_cancel_with_one_of_two_parallel_tools_finished() -> None:
         assert result["step_id"] == "call_fast"
         await asyncio.wait_for(slow.started.wait(), WAIT)
         await client.send("user.cancel", session_id=client.session_id)
-        assert (await client.collect_until(*CLOSING))[-1]["event"] == "agent.interrupted"
+        assert (await client.collect_until_closed())[-1]["event"] == "agent.interrupted"
         await ask_after_cancel(client, model)
     tools = {m.tool_call_id: str(m.content) for m in model.requests[-1].messages if m.role == "tool"}
     assert tools["call_fast"] == "deleted /x"
@@ -403,7 +397,7 @@ async def test_cancel_right_after_the_message_still_closes_the_run_once() -> Non
         for _ in range(3):
             await client.send("user.message", session_id=client.session_id, content="start")
             await client.send("user.cancel", session_id=client.session_id)
-            frames = await client.collect_until(*CLOSING)
+            frames = await client.collect_until_closed()
             assert frames[-1]["event"] == "agent.interrupted"
         await client.send("user.cancel", session_id=client.session_id)
         assert_error(await client.recv(), "NO_ACTIVE_RUN", "user.cancel")
@@ -452,7 +446,7 @@ async def test_cancel_affects_only_its_own_session() -> None:
         closed: dict[str, str] = {}
         while len(closed) < 2:
             frame = await client.recv()
-            if frame["event"] in CLOSING:
+            if closes_run(frame["event"], frame.get("seq")):
                 closed[frame["session_id"]] = frame["event"]
                 if frame["session_id"] == b:
                     assert frame["content"] == "reply to quick"

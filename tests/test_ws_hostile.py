@@ -10,7 +10,7 @@ from typing import Any
 
 from myagent import create_toolcall_agent
 from myagent.llm.testing import ScriptedModel
-from tests.harness import Client, running_server
+from tests.harness import Client, assert_request_error, running_server
 
 
 def factory(model: ScriptedModel) -> Any:
@@ -18,8 +18,7 @@ def factory(model: ScriptedModel) -> Any:
 
 
 def assert_error(frame: dict[str, Any], code: str, field: str | None = None) -> None:
-    assert frame["event"] == "system.error", frame
-    assert frame["metadata"]["error_code"] == code, frame
+    assert_request_error(frame, code)
     if field is not None:
         assert frame["metadata"]["details"]["field"] == field, frame
 

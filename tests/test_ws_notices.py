@@ -68,7 +68,7 @@ async def test_a_frame_rejected_by_validation_still_names_its_session() -> None:
         first = client.session_id
         await client.create_session()
         await client.send("user.message", session_id=first, content="   ")
-        error = await client.expect("system.error")
+        error = await client.expect_error()
         assert error["metadata"]["error_code"] == "INVALID_FIELD"
         assert error["session_id"] == first
         await client.close()

@@ -22,9 +22,11 @@ from myagent.errors import ModelError
 from myagent.llm.base import ModelRequest
 from myagent.llm.testing import FunctionModel, Script, ScriptedModel, ScriptedReply, call
 from myagent.protocol.catalog import CATALOG
+from myagent.protocol.rules import closes_run, is_request_error
 from myagent.tool import BaseTool, ToolResult
 from tests.fakes.memory_socket import in_process_server
 from tests.harness import WAIT, Client, answer_text, events_of, running_server
+from tests.harness import assert_request_error as assert_error
 
 CLOSING = ("agent.final_answer", "agent.error", "agent.interrupted")
 
@@ -92,15 +94,6 @@ def assert_gapless(frames: Iterable[dict[str, Any]], session_id: str) -> None:
     for frame in frames:
         assert frame["session_id"] == session_id
         assert frame["event_id"] == f"{session_id}:{frame['seq']}"
-
-
-def assert_error(frame: dict[str, Any], code: str, request_event: str | None = None) -> None:
-    assert frame["event"] == "system.error", frame
-    assert frame["metadata"]["error_code"] == code, frame
-    assert "seq" not in frame and "event_id" not in frame
-    assert isinstance(frame["content"], str) and frame["content"]
-    if request_event is not None:
-        assert frame["metadata"]["request_event"] == request_event
 
 
 def user_texts(request: ModelRequest) -> list[str | None]:
@@ -185,7 +178,7 @@ async def test_tool_run_frames_in_order_with_their_fields() -> None:
     assert tool_call["metadata"]["needs_confirmation"] is False
     assert tool_call["show_content"] == "调用工具：get_weather"
     assert tool_result["step_id"] == "call_w1"
-    assert tool_result["metadata"]["status"] == "ok"
+    assert tool_result["metadata"]["status"] == "success"
     assert tool_result["metadata"]["tool_name"] == "get_weather"
     assert tool_result["metadata"]["data"] == {"city": "北京", "temperature": 25}
     assert tool_result["content"] == "北京: sunny, 25°C"
@@ -209,9 +202,9 @@ async def test_seq_stays_gapless_across_runs_and_rejected_frames() -> None:
         client = await connect_with_session(server.url)
         await client.ask("one")
         await client.send("user.message", session_id=client.session_id, content=7)  # rejected
-        assert_error(await client.expect("system.error"), "INVALID_FIELD", "user.message")
+        assert_error(await client.expect_error(), "INVALID_FIELD", "user.message")
         await client.send("user.cancel", session_id=client.session_id)  # rejected: idle
-        assert_error(await client.expect("system.error"), "NO_ACTIVE_RUN", "user.cancel")
+        assert_error(await client.expect_error(), "NO_ACTIVE_RUN", "user.cancel")
         frames = await client.ask("two")
     assert frames[-1]["content"] == "second answer, a little longer than the first one"
     assert answer_text(frames) == frames[-1]["content"]
@@ -267,8 +260,9 @@ async def test_a_tool_that_raises_gives_an_error_result_and_the_run_still_answer
         frames = await client.ask("do it")
     result = next(f for f in frames if f["event"] == "agent.tool_result")
     assert result["step_id"] == "call_b"
-    assert result["metadata"]["status"] == "error"
+    assert result["metadata"]["status"] == "failed"
     assert "disk on fire" in result["content"]
+    assert result["metadata"]["failure"] == "error" and "disk on fire" in result["metadata"]["error"]
     assert frames[-1]["event"] == "agent.final_answer"
     assert frames[-1]["content"] == "Sorry, the tool failed."
     tool_message = model.requests[1].messages[-1]
@@ -288,7 +282,7 @@ async def test_a_failing_agent_factory_is_reported_and_the_connection_keeps_work
     async with in_process_server(factory) as server:
         client = await Client.connect(server.url)
         await client.send("user.create_session")
-        error = await client.expect("system.error")
+        error = await client.expect_error()
         assert_error(error, "AGENT_FACTORY_FAILED", "user.create_session")
         assert "no API key" in error["content"]
         await client.create_session()
@@ -303,17 +297,17 @@ async def test_second_message_during_a_run_is_session_busy_and_never_reaches_the
         await client.send("user.message", session_id=client.session_id, content="first question")
         await asyncio.wait_for(model.holding.wait(), WAIT)
         await client.send("user.message", session_id=client.session_id, content="second question")
-        busy = await client.expect("system.error")
+        busy = await client.expect_error()
         assert_error(busy, "SESSION_BUSY", "user.message")
         assert busy["session_id"] == client.session_id
         model.release()
-        frames = await client.collect_until(*CLOSING)
+        frames = await client.collect_until_closed()
         assert frames[-1]["event"] == "agent.final_answer"
         assert frames[-1]["content"] == "one two three four five"
         # The session is idle again: a probe gets NO_ACTIVE_RUN, and no second answer ever came.
         await client.send("user.cancel", session_id=client.session_id)
         assert_error(await client.recv(), "NO_ACTIVE_RUN", "user.cancel")
-    assert sum(1 for f in client.frames if f["event"] in CLOSING) == 1
+    assert sum(1 for f in client.frames if closes_run(f["event"], f.get("seq"))) == 1
     assert len(model.requests) == 1
     assert all("second question" not in str(m.content) for m in model.requests[0].messages)
 
@@ -340,7 +334,7 @@ async def test_two_sessions_on_one_connection_run_concurrently_without_crosstalk
         closed: dict[str, dict[str, Any]] = {}
         while len(closed) < 2:
             frame = await client.recv()
-            if frame["event"] in CLOSING:
+            if closes_run(frame["event"], frame.get("seq")):
                 closed[frame["session_id"]] = frame
 
     assert closed[a]["event"] == closed[b]["event"] == "agent.final_answer"
@@ -362,18 +356,18 @@ async def test_session_id_may_be_omitted_only_with_a_single_session() -> None:
     async with in_process_server(agent_factory(model)) as server:
         client = await Client.connect(server.url)
         await client.send("user.message", content="nobody home")
-        assert_error(await client.expect("system.error"), "MISSING_FIELD", "user.message")
+        assert_error(await client.expect_error(), "MISSING_FIELD", "user.message")
         sid = (await client.create_session())["session_id"]
         await client.send("user.message", content="no id")
-        frames = await client.collect_until(*CLOSING)
+        frames = await client.collect_until_closed()
         assert frames[-1]["content"] == "only one"
         assert {f["session_id"] for f in frames} == {sid}
         await client.create_session()
         await client.send("user.message", content="which one?")
-        ambiguous = await client.expect("system.error")
+        ambiguous = await client.expect_error()
         assert_error(ambiguous, "SESSION_AMBIGUOUS", "user.message")
         await client.send("user.cancel")
-        assert_error(await client.expect("system.error"), "SESSION_AMBIGUOUS", "user.cancel")
+        assert_error(await client.expect_error(), "SESSION_AMBIGUOUS", "user.cancel")
     assert len(model.requests) == 1
 
 
@@ -388,7 +382,7 @@ async def test_unknown_session_id_is_session_not_found() -> None:
         ]
         for event, fields in attempts:
             await client.send(event, session_id="no-such-session", **fields)
-            error = await client.expect("system.error")
+            error = await client.expect_error()
             assert_error(error, "SESSION_NOT_FOUND", event)
             assert error["session_id"] == "no-such-session"
 
@@ -415,10 +409,10 @@ async def test_a_session_of_another_connection_looks_unknown_and_stays_unaffecte
         ]
         for event, fields in attempts:
             await intruder.send(event, session_id=victim, **fields)
-            assert_error(await intruder.expect("system.error"), "SESSION_NOT_FOUND", event)
+            assert_error(await intruder.expect_error(), "SESSION_NOT_FOUND", event)
         # An event id naming the other session is not a way in either.
         await intruder.send("user.ack", last_event_id=f"{victim}:1")
-        assert_error(await intruder.expect("system.error"), "SESSION_NOT_FOUND", "user.ack")
+        assert_error(await intruder.expect_error(), "SESSION_NOT_FOUND", "user.ack")
 
         frames = await owner.ask("Rome")
         own = await intruder.ask("Lima")
@@ -438,12 +432,12 @@ async def test_oversized_frames_are_rejected_and_the_connection_stays_open() -> 
     async with in_process_server(agent_factory(model), max_message_bytes=1000) as server:
         client = await connect_with_session(server.url)
         await client.send("user.message", session_id=client.session_id, content="a" * 2000)
-        error = await client.expect("system.error")
+        error = await client.expect_error()
         assert_error(error, "MESSAGE_TOO_LARGE")
         assert error["metadata"]["details"]["max_message_bytes"] == 1000
         # 400 CJK characters are fewer than 1000 characters but 1200 bytes in UTF-8.
         await client.send("user.message", session_id=client.session_id, content="中" * 400)
-        assert_error(await client.expect("system.error"), "MESSAGE_TOO_LARGE")
+        assert_error(await client.expect_error(), "MESSAGE_TOO_LARGE")
         frames = await client.ask("中" * 200)  # ~650 bytes: fits
     assert frames[-1]["content"] == "small answer"
     assert len(model.requests) == 1
@@ -453,7 +447,7 @@ async def test_binary_frames_are_rejected_and_the_connection_stays_open() -> Non
     async with in_process_server(agent_factory(ScriptedModel(["fine"]))) as server:
         client = await connect_with_session(server.url)
         await client.send_raw(json.dumps({"event": "user.message", "content": "hi"}).encode())
-        assert_error(await client.expect("system.error"), "BINARY_NOT_SUPPORTED")
+        assert_error(await client.expect_error(), "BINARY_NOT_SUPPORTED")
         frames = await client.ask("hi")
     assert frames[-1]["content"] == "fine"
 
@@ -462,7 +456,7 @@ async def test_invalid_json_is_rejected_and_the_next_frame_works() -> None:
     async with in_process_server(agent_factory(ScriptedModel(["fine"]))) as server:
         client = await connect_with_session(server.url)
         await client.send_raw("{this is not json")
-        error = await client.expect("system.error")
+        error = await client.expect_error()
         assert_error(error, "INVALID_JSON")
         assert error["metadata"].get("request_event") is None
         frames = await client.ask("hi")
@@ -487,10 +481,6 @@ BAD_FRAMES: list[tuple[str, str, str | None]] = [
     ('{"event": "user.message", "session_id": 3, "content": "hi"}', "INVALID_FIELD", "user.message"),
     ('{"event": "user.response", "step_id": "c", "content": {"confirmed": "yes"}}', "INVALID_FIELD", "user.response"),
     ('{"event": "user.response", "step_id": 9, "content": {"confirmed": true}}', "INVALID_FIELD", "user.response"),
-    ('{"event": "user.ack", "last_seq": "2"}', "INVALID_FIELD", "user.ack"),
-    ('{"event": "user.ack", "last_event_id": "garbage"}', "INVALID_FIELD", "user.ack"),
-    ('{"event": "user.ack", "last_event_id": "s:\\u00b2"}', "INVALID_FIELD", "user.ack"),
-    ('{"event": "user.ack", "last_seq": 99999}', "ACK_OUT_OF_RANGE", "user.ack"),
     ('{"event": "user.ack"}', "MISSING_FIELD", "user.ack"),
     ('{"event": "user.cancel"}', "NO_ACTIVE_RUN", "user.cancel"),
     ('{"event": "user.response", "step_id": "confirm_nope", "content": {"confirmed": true}}', "STEP_NOT_FOUND", None),
@@ -592,28 +582,6 @@ async def test_ack_is_accepted_silently_in_every_placement() -> None:
     assert more[-1]["content"] == "again"
 
 
-async def test_ack_beyond_the_last_seq_or_with_a_malformed_id_is_rejected() -> None:
-    async with in_process_server(agent_factory(ScriptedModel(["done"]))) as server:
-        client = await connect_with_session(server.url)
-        sid = str(client.session_id)
-        last = (await client.ask("hi"))[-1]
-        cases: list[tuple[dict[str, Any], str, str | None]] = [
-            ({"last_seq": last["seq"] + 1}, "ACK_OUT_OF_RANGE", None),
-            ({"last_event_id": f"{sid}:{last['seq'] + 5}"}, "ACK_OUT_OF_RANGE", None),
-            ({"last_event_id": "not-an-event-id"}, "INVALID_FIELD", "last_event_id"),
-            ({"last_event_id": f"{sid}:-1"}, "INVALID_FIELD", "last_event_id"),
-            ({"last_event_id": f"{sid}:"}, "INVALID_FIELD", "last_event_id"),
-            ({"session_id": sid, "last_event_id": "other-session:1"}, "INVALID_FIELD", "last_event_id"),
-            ({"last_seq": -1}, "INVALID_FIELD", "last_seq"),
-        ]
-        for fields, code, field in cases:
-            await client.send("user.ack", **fields)
-            error = await client.recv()
-            assert_error(error, code, "user.ack")
-            if field is not None:
-                assert error["metadata"]["details"]["field"] == field
-
-
 # -- content and language -----------------------------------------------------------------------
 
 
@@ -624,7 +592,7 @@ async def test_object_content_question_reaches_the_model_as_the_user_text() -> N
         await client.send(
             "user.message", session_id=client.session_id, content={"question": "上海明天下雨吗？", "lang": "zh"}
         )
-        frames = await client.collect_until(*CLOSING)
+        frames = await client.collect_until_closed()
     assert frames[-1]["content"] == "answer"
     assert model.requests[0].messages[-1].role == "user"
     assert model.requests[0].messages[-1].content == "上海明天下雨吗？"
@@ -645,7 +613,7 @@ async def test_language_option_switches_show_content_and_thinking_text_to_englis
     assert frames[0]["show_content"] == "Thinking…"
     assert by_event["agent.tool_call"]["show_content"] == "Calling tool: get_weather"
     assert by_event["agent.tool_call"]["content"] == "Calling tool: get_weather"
-    assert by_event["agent.tool_result"]["show_content"] == "Tool get_weather: ok"
+    assert by_event["agent.tool_result"]["show_content"] == "Tool get_weather: success"
     assert by_event["agent.final_answer"]["show_content"] == "Cold."
     assert error["show_content"].startswith("Error: ")
     for frame in [created, *frames, error]:
@@ -682,7 +650,6 @@ async def test_client_mistakes_are_not_logged_with_tracebacks(caplog: pytest.Log
             '{"event": "user.message", "content": ""}',
             '{"event": "user.message", "content": 1}',
             '{"event": "user.ack", "last_event_id": "x:\\u00b2"}',
-            '{"event": "user.ack", "last_seq": 1000}',
             '{"event": "user.cancel"}',
             '{"event": "user.response", "step_id": "confirm_zz", "content": {"confirmed": false}}',
             '{"event": "user.message", "session_id": "ghost", "content": "hi"}',
@@ -693,7 +660,8 @@ async def test_client_mistakes_are_not_logged_with_tracebacks(caplog: pytest.Log
         ]
         for mistake in mistakes:
             await client.send_raw(mistake)
-            assert (await client.recv())["event"] == "system.error"
+            frame = await client.recv()
+            assert is_request_error(frame["event"], frame.get("seq")), frame
         frames = await client.ask("ok?")
     assert frames[-1]["content"] == "fine"
     with_traceback = [r for r in caplog.records if r.exc_info or r.stack_info]

@@ -11,6 +11,7 @@ from typing import Any
 from myagent import create_toolcall_agent
 from myagent.agent import ToolCallAgent
 from myagent.llm import ScriptedModel, ScriptedReply, call
+from myagent.protocol.rules import closes_run
 from myagent.tool import BaseTool, ToolResult
 from myagent.ws.server import AgentWebSocketServer
 from tests.harness import WAIT, Client, SessionView, answer_text, find_session, running_server
@@ -181,7 +182,7 @@ async def test_resume_after_random_drop_points_loses_and_duplicates_nothing():
             await client.send("user.message", session_id=sid, content="go")
             for _ in range(rng.randint(1, 40)):
                 frame = await client.recv()
-                if frame["event"] in CLOSING:
+                if closes_run(frame["event"], frame.get("seq")):
                     break
             before = sequenced(client.frames)
             await drop(client)
@@ -192,7 +193,7 @@ async def test_resume_after_random_drop_points_loses_and_duplicates_nothing():
             position = {"last_seq": last["seq"]} if iteration % 2 == 0 else {"last_event_id": last["event_id"]}
             resumed = await reconnect(server, sid, token, **position)
             notice = await expect_resumed(resumed)
-            if not any(f["event"] in CLOSING for f in before):
+            if not any(closes_run(f["event"], f.get("seq")) for f in before):
                 await resumed.expect(*CLOSING)
             await run_finished(session_of(server, sid))
             await receive_until_seq(resumed, session_of(server, sid).log.last_seq)
@@ -226,7 +227,7 @@ async def test_reconnect_without_position_replays_everything_after_the_last_ack(
         await client.send("user.ack", session_id=sid, last_seq=acked)
         # Frames of one connection are handled in order: once this one is answered, the ack was applied.
         await client.send("user.ack", session_id=sid, last_seq=10_000)
-        error = await client.expect("system.error")
+        error = await client.expect_error()
         assert error["metadata"]["error_code"] == "ACK_OUT_OF_RANGE"
         assert session_of(server, sid).log.acked_seq == acked
         await client.close()
@@ -251,7 +252,7 @@ async def test_ack_by_event_id_then_reconnect_without_position():
         frames = sequenced(await client.ask("hi"))
         await client.send("user.ack", last_event_id=frames[0]["event_id"])  # one session: no session_id needed
         await client.send("user.ack", last_seq=10_000)
-        await client.expect("system.error")
+        await client.expect_error()
         await drop(client)
         resumed = await reconnect(server, sid, token)
         await expect_resumed(resumed)
@@ -274,14 +275,14 @@ async def test_wrong_resume_token_is_refused_and_the_session_keeps_running_unown
         await drop(owner)
 
         intruder = await reconnect(server, sid, "not-the-token", last_seq=0)
-        error = await intruder.expect("system.error")
+        error = await intruder.expect_error()
         assert error["metadata"]["error_code"] == "INVALID_RESUME_TOKEN"
         # ... and knowing the id alone gives no access to it
         await intruder.send("user.message", session_id=sid, content="mine now")
-        error = await intruder.expect("system.error")
+        error = await intruder.expect_error()
         assert error["metadata"]["error_code"] == "SESSION_NOT_FOUND"
         await intruder.send("user.cancel", session_id=sid)
-        error = await intruder.expect("system.error")
+        error = await intruder.expect_error()
         assert error["metadata"]["error_code"] == "SESSION_NOT_FOUND"
         session = session_of(server, sid)
         assert session.busy and not session.closed
@@ -310,7 +311,7 @@ async def test_wrong_resume_token_does_not_disturb_an_attached_owner():
         await owner.send("user.message", session_id=sid, content="go")
         await asyncio.wait_for(factory.last.holding.wait(), WAIT)
         intruder = await reconnect(server, sid, "guess")
-        error = await intruder.expect("system.error")
+        error = await intruder.expect_error()
         assert error["metadata"]["error_code"] == "INVALID_RESUME_TOKEN"
         factory.last.release()
         final = await owner.expect("agent.final_answer")
@@ -323,7 +324,7 @@ async def test_wrong_resume_token_does_not_disturb_an_attached_owner():
 async def test_reconnect_to_unknown_session_is_session_not_found():
     async with running_server(Models(lambda: [])) as server:
         client = await reconnect(server, "no-such-session", "whatever", last_seq=3)
-        error = await client.expect("system.error")
+        error = await client.expect_error()
         assert error["metadata"]["error_code"] == "SESSION_NOT_FOUND"
         # the connection stays usable
         await client.create_session()
@@ -359,7 +360,7 @@ async def test_replay_gap_reports_the_exact_missing_range_then_the_retained_even
         assert [f["seq"] for f in retained] == list(range(last - 4, last + 1))
 
         resumed = await reconnect(server, sid, token, last_seq=had)
-        error = await resumed.expect("system.error")
+        error = await resumed.expect_error()
         assert error["metadata"]["error_code"] == "REPLAY_GAP"
         assert error["metadata"]["details"] == {"missing_from_seq": had + 1, "missing_to_seq": last - 5}
         assert error["session_id"] == sid
@@ -393,7 +394,7 @@ async def test_pending_confirmation_seen_before_the_drop_is_resent_and_answering
         assert again["seq"] > ask["seq"]
         assert again["metadata"]["tool_name"] == "danger"
         await resumed.send("user.response", step_id=ask["step_id"], content={"confirmed": True})
-        frames = await resumed.collect_until(*CLOSING)
+        frames = await resumed.collect_until_closed()
         assert frames[-1]["event"] == "agent.final_answer" and frames[-1]["content"] == "all done"
         result = next(f for f in frames if f["event"] == "agent.tool_result")
         assert result["content"] == "done it"
@@ -416,7 +417,7 @@ async def test_pending_confirmation_not_yet_seen_is_replayed_once_not_resent():
         replayed = await resumed.expect("agent.user_confirm")
         assert replayed["seq"] == ask["seq"] and "resent" not in replayed["metadata"]
         await resumed.send("user.response", step_id=ask["step_id"], content={"confirmed": False})
-        frames = await resumed.collect_until(*CLOSING)
+        frames = await resumed.collect_until_closed()
         assert not any(f["event"] == "agent.user_confirm" for f in frames)
         assert frames[-1]["event"] == "agent.final_answer"
         await resumed.close()
@@ -438,7 +439,7 @@ async def test_pending_confirmation_lost_in_a_replay_gap_is_resent():
         assert ask["seq"] < server_log(server, sid)[0]["seq"], "the request fell out of the window"
 
         resumed = await reconnect(server, sid, token, last_seq=created["seq"])
-        error = await resumed.expect("system.error")
+        error = await resumed.expect_error()
         assert error["metadata"]["error_code"] == "REPLAY_GAP"
         again = await resumed.expect("agent.user_confirm")
         assert again["step_id"] == ask["step_id"]
@@ -475,7 +476,7 @@ async def test_reconnect_while_the_old_connection_is_open_takes_the_session_over
         # The old connection gets nothing more of that session and may no longer drive it.
         mark = len(old.frames)
         await old.send("user.message", session_id=sid, content="still mine?")
-        error = await old.expect("system.error")
+        error = await old.expect_error()
         assert error["metadata"]["error_code"] == "SESSION_NOT_FOUND"
         assert not sequenced(old.frames[mark:])
         assert session_of(server, sid).sink is not None
@@ -527,7 +528,7 @@ async def test_session_expires_after_the_grace_period():
         assert [e.frame["event"] for e in log][-2:] == ["agent.interrupted", "agent.session_end"]
 
         late = await reconnect(server, sid, token, last_seq=1)
-        error = await late.expect("system.error")
+        error = await late.expect_error()
         assert error["metadata"]["error_code"] == "SESSION_NOT_FOUND"
         await late.close()
 

@@ -47,7 +47,7 @@ async def closed_with(client: Client) -> int | None:
 
 
 def code_of(frame: dict[str, Any]) -> str:
-    assert frame["event"] == "system.error", frame
+    assert frame["event"] in ("system.error", "agent.error") and "seq" not in frame, frame
     return str(frame["metadata"]["error_code"])
 
 
@@ -82,7 +82,7 @@ async def test_without_authentication_configured_the_guide_clients_need_no_token
         await client.create_session()
         assert (await client.ask("hi"))[-1]["content"] == "hello"
         await client.send("user.authenticate", content={"token": "anything"})
-        assert code_of(await client.expect("system.error")) == ErrorCodes.NOT_SUPPORTED
+        assert code_of(await client.expect_error()) == ErrorCodes.NOT_SUPPORTED
         await client.close()
 
 
@@ -165,9 +165,9 @@ async def test_another_principal_cannot_touch_a_session_even_with_its_id_token_o
         ]
         for event, fields in attempts:
             await bob.send(event, session_id=sid, **fields)
-            assert code_of(await bob.expect("system.error")) == ErrorCodes.SESSION_NOT_FOUND, event
+            assert code_of(await bob.expect_error()) == ErrorCodes.SESSION_NOT_FOUND, event
         await bob.send("user.reconnect_with_state", signed_state=signed)
-        assert code_of(await bob.expect("system.error")) == ErrorCodes.STATE_SIGNATURE_MISMATCH
+        assert code_of(await bob.expect_error()) == ErrorCodes.STATE_SIGNATURE_MISMATCH
 
         assert (await alice.ask("still mine"))[-1]["content"] == "hello"  # untouched
         await alice.close()
@@ -190,7 +190,7 @@ async def test_a_resume_token_works_once_and_each_reconnect_hands_out_the_next()
 
         third = await Client.connect(server.url)
         await third.send("user.reconnect", session_id=sid, resume_token=token)  # spent
-        assert code_of(await third.expect("system.error")) == ErrorCodes.INVALID_RESUME_TOKEN
+        assert code_of(await third.expect_error()) == ErrorCodes.INVALID_RESUME_TOKEN
         await third.send("user.reconnect", session_id=sid, resume_token=following)
         assert (await third.expect("system.notice"))["metadata"]["action"] == "reconnect"
         await third.close()
@@ -206,7 +206,7 @@ async def test_sessions_and_connections_are_capped_per_client() -> None:
         await a.create_session()
         await b.create_session()
         await b.send("user.create_session")
-        error = await b.expect("system.error")
+        error = await b.expect_error()
         assert code_of(error) == ErrorCodes.SESSION_LIMIT  # counted across connections
         await a.send("user.close_session", session_id=a.session_id)
         await a.expect("agent.session_end")
@@ -220,7 +220,7 @@ async def test_a_client_sending_too_fast_gets_rate_limited_and_keeps_its_connect
         client = await Client.connect(server.url)
         for _ in range(4):
             await client.send("user.cancel", session_id="x")
-        codes = [code_of(await client.expect("system.error")) for _ in range(4)]
+        codes = [code_of(await client.expect_error()) for _ in range(4)]
         assert codes[:3] == [ErrorCodes.SESSION_NOT_FOUND] * 3
         assert codes[3] == ErrorCodes.RATE_LIMITED
         assert client.frames[-1]["metadata"]["details"]["retry_after"] > 0
@@ -235,11 +235,11 @@ async def test_guessing_resume_tokens_is_slowed_down() -> None:
         codes = []
         for attempt in range(5):
             await guesser.send("user.reconnect", session_id=owner.session_id, resume_token=f"guess-{attempt}")
-            codes.append(code_of(await guesser.expect("system.error")))
+            codes.append(code_of(await guesser.expect_error()))
         assert codes[:3] == [ErrorCodes.INVALID_RESUME_TOKEN] * 3
         assert codes[3:] == [ErrorCodes.RATE_LIMITED] * 2
         await guesser.send("user.reconnect", session_id=owner.session_id, resume_token=owner.resume_token)
-        assert code_of(await guesser.expect("system.error")) == ErrorCodes.RATE_LIMITED  # even the right one, now
+        assert code_of(await guesser.expect_error()) == ErrorCodes.RATE_LIMITED  # even the right one, now
         await owner.close()
         await guesser.close()
 

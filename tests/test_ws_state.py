@@ -257,7 +257,7 @@ async def have_conversation(client: Client) -> None:
     confirm = await client.expect("agent.user_confirm")
     assert confirm["metadata"]["call_id"] == "call_delete"
     await respond(client, confirm["step_id"], False, REFUSAL_NOTE)
-    frames = await client.collect_until(*CLOSING)
+    frames = await client.collect_until_closed()
     result = next(f for f in frames if f["event"] == "agent.tool_result")
     assert result["metadata"]["status"] == "refused" and REFUSAL_NOTE in result["content"]
     assert frames[-1]["event"] == "agent.final_answer" and frames[-1]["content"] == SECOND_ANSWER, frames
@@ -354,7 +354,7 @@ async def test_restoring_a_live_original_takes_it_over_and_reattaches_it_once_de
         notice = await owner.expect("system.notice")
         assert notice["metadata"]["action"] == "session_taken_over" and notice["session_id"] == original_id
         await owner.send("user.message", session_id=original_id, content="still mine?")
-        assert (await owner.expect("system.error"))["metadata"]["error_code"] == "SESSION_NOT_FOUND"
+        assert (await owner.expect_error())["metadata"]["error_code"] == "SESSION_NOT_FOUND"
         await other.close()
         owner.resume_token = taken["metadata"]["resume_token"]
         last = [f for f in owner.frames if f.get("session_id") == original_id and "seq" in f][-1]
@@ -402,7 +402,7 @@ async def test_restoring_a_live_original_takes_it_over_and_reattaches_it_once_de
         # ...and the token the owner had no longer opens the session.
         stranger = await Client.connect(server.url)
         await stranger.send("user.reconnect", session_id=original_id, resume_token=owner.resume_token)
-        assert (await stranger.expect("system.error"))["metadata"]["error_code"] == ErrorCodes.INVALID_RESUME_TOKEN
+        assert (await stranger.expect_error())["metadata"]["error_code"] == ErrorCodes.INVALID_RESUME_TOKEN
         await stranger.close()
         await other.close()
 
@@ -445,7 +445,7 @@ async def test_state_exported_while_awaiting_confirmation_asks_again_after_resto
         tool = agents_b.tools[0][0]
         assert tool.deleted == []  # type: ignore[attr-defined]
         await respond(client, confirm["step_id"], True)
-        frames = await client.collect_until(*CLOSING)
+        frames = await client.collect_until_closed()
         assert frames[-1]["event"] == "agent.final_answer" and frames[-1]["content"] == "old.log is gone.", frames
         result = next(f for f in frames if f["event"] == "agent.tool_result")
         assert result["step_id"] == "call_del" and result["content"] == "deleted old.log"
@@ -480,7 +480,7 @@ async def test_state_exported_while_a_tool_ran_runs_that_call_again_after_restor
         client = await Client.connect(server_b.url)
         restored = await restored_session(client, exported["metadata"]["signed_state"])
         assert restored["metadata"]["pending_calls"] == 1
-        frames = await client.collect_until(*CLOSING)
+        frames = await client.collect_until_closed()
         assert [f["event"] for f in frames if f["event"].startswith("agent.tool")] == [
             "agent.tool_call",
             "agent.tool_result",
@@ -649,7 +649,7 @@ async def test_each_damaged_state_gets_its_own_code_and_every_session_goes_on() 
             assert frame["metadata"]["error_code"] == code, (name, frame)
         # Missing altogether, and in content instead of the top level.
         await tamperer.send("user.reconnect_with_state", content={})
-        missing = await tamperer.expect("system.error")
+        missing = await tamperer.expect_error()
         assert missing["metadata"]["error_code"] == ErrorCodes.MISSING_FIELD
         assert_refused(await restore(tamperer, flipped, where="content"), ErrorCodes.STATE_CHECKSUM_MISMATCH)
 
@@ -707,3 +707,36 @@ async def test_secrets_in_tool_arguments_and_results_never_reach_the_exported_st
     assert arguments == {"service": "billing", "api_key": "[REDACTED]", "auth": {"password": "[REDACTED]"}}
     assert messages[2]["content"].startswith("logged in to billing with key [REDACTED]")
     assert messages[0] == {"role": "user", "content": "Log in to billing"}  # user text is kept as written
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        pytest.param(lambda f: {"last_seq": f["seq"]}, id="last_seq"),
+        pytest.param(lambda f: {"last_seq": str(f["seq"])}, id="last_seq-string"),
+        pytest.param(lambda f: {"content": {"last_seq": f["seq"]}}, id="last_seq-in-content"),
+        pytest.param(lambda f: {"metadata": {"last_event_id": f["event_id"]}}, id="event_id-in-metadata"),
+    ],
+)
+async def test_a_reattaching_restore_replays_only_after_the_position_given(position: Any) -> None:
+    agents = Agents([["first answer", "second answer"]])
+    async with serve(agents) as server:
+        owner = await connect_with_session(server.url)
+        original_id = owner.session_id
+        seen = (await owner.ask("one"))[-1]  # the client processed everything up to here
+        await owner.ask("two")
+        signed = (await export_state(owner))["metadata"]["signed_state"]
+        expected = [entry.frame["event_id"] for entry in session_of(server, original_id).log if entry.seq > seen["seq"]]
+        await disconnect(server, owner)
+
+        other = await Client.connect(server.url)
+        fields = position(seen)
+        content = {"signed_state": signed, **fields.pop("content", {})}
+        await other.send("user.reconnect_with_state", content=content, **fields)
+        restored = await other.expect("agent.state_restored")
+        assert restored["metadata"]["reattached"] is True
+        replayed = [f["event_id"] for f in other.frames if f.get("session_id") == original_id and "seq" in f][:-1]
+        assert replayed == expected  # not the whole conversation again from seq 1
+        notice = next(f for f in other.frames if f["event"] == "system.notice")
+        assert notice["metadata"]["replay_count"] == len(expected)
+        await other.close()

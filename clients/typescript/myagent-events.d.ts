@@ -128,7 +128,7 @@ export interface UserResponseContent {
   [key: string]: unknown;
 }
 
-/** `user.response`: Answer an `agent.user_confirm` (same `step_id`). */
+/** `user.response`: Answer an `agent.user_confirm` (same `step_id`). `content.approved` is accepted as another name of `content.confirmed` (`confirmed` wins when both are sent). */
 export interface UserResponseEvent extends ClientFrameBase {
   event: "user.response";
   session_id: string;
@@ -145,10 +145,10 @@ export interface UserCancelEvent extends ClientFrameBase {
 
 /** `content` of `user.ack` when it is an object. */
 export interface UserAckContent {
-  /** `event_id` of the last event the client processed. */
-  last_event_id?: string;
-  /** `seq` of the last event the client processed. */
-  last_seq?: number;
+  /** `event_id` of the last event the client processed, or its bare `seq` (also accepted in `metadata`). */
+  last_event_id?: string | number;
+  /** `seq` of the last event the client processed: a whole number or a numeric string (also accepted in `metadata`). */
+  last_seq?: number | string;
   [key: string]: unknown;
 }
 
@@ -156,21 +156,21 @@ export interface UserAckContent {
 export interface UserAckEvent extends ClientFrameBase {
   event: "user.ack";
   session_id?: string;
-  /** `event_id` of the last event the client processed. */
-  last_event_id?: string;
-  /** `seq` of the last event the client processed. */
-  last_seq?: number;
+  /** `event_id` of the last event the client processed, or its bare `seq` (also accepted in `metadata`). */
+  last_event_id?: string | number;
+  /** `seq` of the last event the client processed: a whole number or a numeric string (also accepted in `metadata`). */
+  last_seq?: number | string;
   content?: UserAckContent | null;
 }
 
 /** `content` of `user.reconnect` when it is an object. */
 export interface UserReconnectContent {
-  /** The token from `agent.session_created`. Required: at the top level or in `content`. */
+  /** The token from `agent.session_created`. Required: at the top level, in `content` or in `metadata`. */
   resume_token?: string;
-  /** `event_id` of the last event the client processed. */
-  last_event_id?: string;
-  /** `seq` of the last event the client processed. */
-  last_seq?: number;
+  /** `event_id` of the last event the client processed, or its bare `seq` (also accepted in `metadata`). */
+  last_event_id?: string | number;
+  /** `seq` of the last event the client processed: a whole number or a numeric string (also accepted in `metadata`). */
+  last_seq?: number | string;
   [key: string]: unknown;
 }
 
@@ -178,12 +178,12 @@ export interface UserReconnectContent {
 export interface UserReconnectEvent extends ClientFrameBase {
   event: "user.reconnect";
   session_id: string;
-  /** The token from `agent.session_created`. Required: at the top level or in `content`. */
+  /** The token from `agent.session_created`. Required: at the top level, in `content` or in `metadata`. */
   resume_token?: string;
-  /** `event_id` of the last event the client processed. */
-  last_event_id?: string;
-  /** `seq` of the last event the client processed. */
-  last_seq?: number;
+  /** `event_id` of the last event the client processed, or its bare `seq` (also accepted in `metadata`). */
+  last_event_id?: string | number;
+  /** `seq` of the last event the client processed: a whole number or a numeric string (also accepted in `metadata`). */
+  last_seq?: number | string;
   content?: UserReconnectContent | null;
 }
 
@@ -201,24 +201,24 @@ export interface UserRequestStateEvent extends ClientFrameBase {
 
 /** `content` of `user.reconnect_with_state` when it is an object. */
 export interface UserReconnectWithStateContent {
-  /** The signed state from `agent.state_exported`. Required: at the top level or in `content`. */
+  /** The signed state from `agent.state_exported`. Required: at the top level, in `content` or in `metadata`. */
   signed_state?: JsonObject;
-  /** `event_id` of the last event the client processed. */
-  last_event_id?: string;
-  /** `seq` of the last event the client processed. */
-  last_seq?: number;
+  /** `event_id` of the last event the client processed, or its bare `seq` (also accepted in `metadata`). */
+  last_event_id?: string | number;
+  /** `seq` of the last event the client processed: a whole number or a numeric string (also accepted in `metadata`). */
+  last_seq?: number | string;
   [key: string]: unknown;
 }
 
 /** `user.reconnect_with_state`: Restore a session from a signed state; answered by `agent.state_restored`. */
 export interface UserReconnectWithStateEvent extends ClientFrameBase {
   event: "user.reconnect_with_state";
-  /** The signed state from `agent.state_exported`. Required: at the top level or in `content`. */
+  /** The signed state from `agent.state_exported`. Required: at the top level, in `content` or in `metadata`. */
   signed_state?: JsonObject;
-  /** `event_id` of the last event the client processed. */
-  last_event_id?: string;
-  /** `seq` of the last event the client processed. */
-  last_seq?: number;
+  /** `event_id` of the last event the client processed, or its bare `seq` (also accepted in `metadata`). */
+  last_event_id?: string | number;
+  /** `seq` of the last event the client processed: a whole number or a numeric string (also accepted in `metadata`). */
+  last_seq?: number | string;
   content?: UserReconnectWithStateContent | null;
 }
 
@@ -233,7 +233,7 @@ export interface UserSolveTasksContent {
   [key: string]: unknown;
 }
 
-/** `user.solve_tasks`: Plan & Solve: skip planning and solve these tasks. */
+/** `user.solve_tasks`: Plan & Solve: skip planning and solve these tasks. `content.tasks` may also be a single task object, and `content` may be the task itself (an object with `id`) or a bare array of tasks. */
 export interface UserSolveTasksEvent extends ClientFrameBase {
   event: "user.solve_tasks";
   session_id: string;
@@ -348,6 +348,12 @@ export interface AgentThinkingEvent extends ServerFrameBase, Sequenced {
 /** `metadata` of `agent.tool_call`; servers may add fields. */
 export interface AgentToolCallMetadata {
   /** Name of the tool. */
+  tool?: string;
+  /** Arguments (raw text when they were not valid JSON). */
+  args?: JsonObject | string;
+  /** Always `running`. */
+  status?: string;
+  /** Name of the tool. */
   tool_name?: string;
   /** The model's tool-call id. */
   call_id?: string;
@@ -359,14 +365,14 @@ export interface AgentToolCallMetadata {
   origin?: string;
   /** Name of the sub-agent that produced it. */
   agent?: string;
-  /** Arguments (raw text when they were not valid JSON). */
+  /** Same as `args`. */
   tool_args?: JsonObject | string;
   /** An `agent.user_confirm` follows. */
   needs_confirmation?: boolean;
   [key: string]: unknown;
 }
 
-/** `agent.tool_call`: The model called a tool. */
+/** `agent.tool_call`: The model called a tool. `step_id` is the call's id: the `agent.tool_result` of the call has the same one. `metadata.tool`/`args`/`status` are the keys of the visualization guide; `tool_name`/`tool_args` carry the same values for older clients. */
 export interface AgentToolCallEvent extends ServerFrameBase, Sequenced {
   event: "agent.tool_call";
   session_id: string;
@@ -418,6 +424,16 @@ export interface AgentUserConfirmEvent extends ServerFrameBase, Sequenced {
 /** `metadata` of `agent.tool_result`; servers may add fields. */
 export interface AgentToolResultMetadata {
   /** Name of the tool. */
+  tool?: string;
+  /** success | failed | refused | cancelled. */
+  status: string;
+  /** What went wrong; null when the call succeeded. */
+  error: string | null;
+  /** Structured payload (chart data, table rows); null when the tool returned none. */
+  data: JsonObject | unknown[] | string | number | boolean | null;
+  /** Only with `status: failed`: error | invalid_arguments | unknown_tool | timeout. */
+  failure?: string;
+  /** Name of the tool. */
   tool_name?: string;
   /** The model's tool-call id. */
   call_id?: string;
@@ -429,12 +445,6 @@ export interface AgentToolResultMetadata {
   origin?: string;
   /** Name of the sub-agent that produced it. */
   agent?: string;
-  /** ok | error | invalid_arguments | unknown_tool | refused | timeout | cancelled. */
-  status?: string;
-  /** Structured payload (charts, tables). */
-  data?: JsonObject | unknown[] | string | number | boolean;
-  /** What went wrong, when the call did not succeed. */
-  error?: string;
   /** An image the tool produced (base64). */
   base64_image?: string;
   /** How long the call took. */
@@ -442,12 +452,12 @@ export interface AgentToolResultMetadata {
   [key: string]: unknown;
 }
 
-/** `agent.tool_result`: A tool call finished (ok, error, refused, timeout or cancelled). */
+/** `agent.tool_result`: A tool call finished: `success`, `failed`, `refused` (the user refused the confirmation, or it expired unanswered) or `cancelled` (the run was cancelled). Same `step_id` as its `agent.tool_call`. */
 export interface AgentToolResultEvent extends ServerFrameBase, Sequenced {
   event: "agent.tool_result";
   session_id: string;
   content: string;
-  metadata?: AgentToolResultMetadata;
+  metadata: AgentToolResultMetadata;
 }
 
 /** `metadata` of `agent.partial_answer`; servers may add fields. */
@@ -519,13 +529,15 @@ export interface AgentErrorMetadata {
   error_code: ErrorCode;
   /** Extra facts about the error (field name, limits, ranges). */
   details?: JsonObject;
+  /** The event of the rejected frame. */
+  request_event?: string;
   /** Model calls the run made before it failed. */
   step?: number;
   [key: string]: unknown;
 }
 
-/** `agent.error`: The run failed; the session is idle again and usable. */
-export interface AgentErrorEvent extends ServerFrameBase, Sequenced {
+/** `agent.error`: Sequenced: the run failed and this closes it; the session is idle again and usable. Not sequenced (no `seq`/`event_id`, `metadata.request_event` set): a request that named this session was rejected and nothing changed; it closes no run. The message says how to resume a session this connection does not hold (`user.reconnect` with its resume token, or `user.reconnect_with_state`). */
+export interface AgentErrorEvent extends ServerFrameBase, Partial<Sequenced> {
   event: "agent.error";
   session_id: string;
   content: string;
@@ -708,7 +720,7 @@ export interface SystemErrorMetadata {
   [key: string]: unknown;
 }
 
-/** `system.error`: A frame was rejected; nothing changed. Not replayed. */
+/** `system.error`: A frame was rejected; nothing changed. Not replayed. A rejected frame that named a session is answered with an unsequenced `agent.error` instead (the replay gap of a resume stays a `system.error`). */
 export interface SystemErrorEvent extends ServerFrameBase {
   event: "system.error";
   session_id?: string;
@@ -864,7 +876,7 @@ export interface AggregateStartMetadata {
   [key: string]: unknown;
 }
 
-/** `aggregate.start`: Aggregation started. content: `{context, solver_results}`. */
+/** `aggregate.start`: Aggregation started. content: `{context, solver_results}` (context: `{question, plan_summary, tasks}`, tasks being their number). */
 export interface AggregateStartEvent extends ServerFrameBase, Sequenced {
   event: "aggregate.start";
   session_id: string;
@@ -879,7 +891,7 @@ export interface AggregateCompletedMetadata {
   [key: string]: unknown;
 }
 
-/** `aggregate.completed`: Aggregation finished. content: `{solver_results, output}`. */
+/** `aggregate.completed`: Aggregation finished. content: `{context, solver_results, output}` (context: what was aggregated, `{question, plan_summary, tasks}` as in `aggregate.start`). */
 export interface AggregateCompletedEvent extends ServerFrameBase, Sequenced {
   event: "aggregate.completed";
   session_id: string;
@@ -908,15 +920,17 @@ export interface PipelineTasksCompletedEvent extends ServerFrameBase, Sequenced 
 export interface PipelineCompletedMetadata {
   /** The task, for solver events. */
   task_id?: string | number;
+  /** The run's model calls, as in `content.statistics`. */
+  statistics: unknown[];
   [key: string]: unknown;
 }
 
-/** `pipeline.completed`: The pipeline finished; `agent.final_answer` follows. content: `{statistics, tasks, completed, failed, cancelled}` (statistics: every model call of this run, this session only). */
+/** `pipeline.completed`: The pipeline finished; `agent.final_answer` follows. content: `{statistics, tasks, completed, failed, cancelled}` (statistics: every model call of this run, this session only); `metadata.statistics` holds the same statistics. */
 export interface PipelineCompletedEvent extends ServerFrameBase, Sequenced {
   event: "pipeline.completed";
   session_id: string;
   content: string | JsonObject;
-  metadata?: PipelineCompletedMetadata;
+  metadata: PipelineCompletedMetadata;
 }
 
 // -- unions and maps ------------------------------------------------------------------------
@@ -1019,6 +1033,14 @@ export type NoticeAction =
   | "restart_task"
   | "cancel_plan"
   | "replan";
+
+/** Values of `metadata.status` on `agent.tool_call` (running) and `agent.tool_result`. */
+export type ToolStatus =
+  | "running"
+  | "success"
+  | "failed"
+  | "refused"
+  | "cancelled";
 
 /** Name of a server event. */
 export type ServerEventName = ServerEvent["event"];

@@ -333,5 +333,5 @@ async def test_server_example_from_guide(tmp_path: Path, guide_port: int) -> Non
     call = next(f for f in frames if f["event"] == "agent.tool_call")
     assert call["metadata"]["tool_name"] == "my_tool" and call["metadata"]["tool_args"] == {}
     result = next(f for f in frames if f["event"] == "agent.tool_result")
-    assert result["content"] == "工具执行成功" and result["metadata"]["status"] == "ok"
+    assert result["content"] == "工具执行成功" and result["metadata"]["status"] == "success"
     assert "工具执行成功" in frames[-1]["content"]

@@ -149,7 +149,7 @@ async def test_direct_task_snippet_from_guide(node_modules: Path, tmp_path: Path
         completed = next(f for f in of_task if f["event"] == "solver.completed")
         output = completed["content"]["result"]["output"]
         assert output["title"] == task["title"] and output["markdown"], output
-        assert output["charts"] and output["charts"][0]["option"]["series"], output
+        assert output["charts"] and output["charts"][0]["y_fields"], output
     # direct mode: no planning, no aggregation, no answer
     assert not [e for e in events if e.startswith(("plan.", "aggregate.", "pipeline.")) or e == "agent.final_answer"]
     notice = next(f for f in received if f["event"] == "system.notice")

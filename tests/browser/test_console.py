@@ -86,7 +86,7 @@ async def test_weather_question_shows_tool_cards_and_answer(browser: Browser) ->
         cards = console.page.locator(".tool")
         await expect(cards).to_have_count(2)
         await expect(cards.nth(0).locator(".tool-name")).to_have_text("get_weather")
-        await expect(cards.nth(0)).to_have_attribute("data-status", "ok")
+        await expect(cards.nth(0)).to_have_attribute("data-status", "success")
         await expect(cards.nth(1).locator(".tool-preview")).to_have_text("city=上海")
         await expect(answers(console)).to_contain_text("北京今天晴，12~24°C")
         await expect(answers(console)).to_contain_text("上海今天小雨，18~23°C")
@@ -132,7 +132,7 @@ async def test_confirmation_approved_with_the_keyboard_only(browser: Browser) ->
             await page.keyboard.press("Tab")
         await page.keyboard.press("Enter")
         await expect(dialog).to_be_hidden()
-        await expect(page.locator(".tool")).to_have_attribute("data-status", "ok")
+        await expect(page.locator(".tool")).to_have_attribute("data-status", "success")
         await expect(answers(console)).to_contain_text("已为上海订阅恶劣天气预警")
         await console.wait_idle()
         assert await _focused(page, "#input"), "focus should return to the composer"
@@ -520,3 +520,51 @@ async def test_every_control_has_a_label_and_focus_is_visible(browser: Browser) 
 
 async def _focused(page: Page, selector: str) -> bool:
     return bool(await page.evaluate("(s) => document.activeElement === document.querySelector(s)", selector))
+
+
+# -- request errors ------------------------------------------------------------------------------
+
+# Keeps the page's sockets reachable (window.__sockets) so that a test can send what an older client would.
+SOCKETS = """
+(() => {
+  const NativeWebSocket = window.WebSocket;
+  window.__sockets = [];
+  window.WebSocket = class extends NativeWebSocket {
+    constructor(...args) {
+      super(...args);
+      window.__sockets.push(this);
+    }
+  };
+})();
+"""
+
+
+async def test_a_request_error_during_a_run_is_shown_and_the_run_goes_on(browser: Browser) -> None:
+    agents = Agents(lambda: ScriptedModel([ScriptedReply(text="Still answering after the error.", hold_after=1)]))
+
+    async def setup(page: Page) -> None:
+        await page.add_init_script(SOCKETS)
+
+    async with running_server(agents) as server, open_console(browser, server, setup=setup) as console:
+        page = console.page
+        session_id = await console.session_id()
+        await console.ask("Answer slowly")
+        await holding(agents.last)
+        # A confirmation answer for a step that does not exist: the server answers with an unsequenced
+        # agent.error of this session, which ends no run.
+        bogus = {
+            "event": "user.response",
+            "session_id": session_id,
+            "step_id": "confirm_gone",
+            "content": {"confirmed": True},
+        }
+        await page.evaluate("(frame) => window.__sockets.at(-1).send(JSON.stringify(frame))", bogus)
+        await expect(page.locator("#toasts")).to_contain_text("STEP_NOT_FOUND")
+        [error] = console.frames.received_events("agent.error")
+        assert error["session_id"] == session_id and "seq" not in error
+        await expect(page.locator("#run-state")).to_have_attribute("data-state", "running")
+        await expect(page.locator("#stop")).to_be_visible()
+        agents.last.release()
+        await expect(answers(console).last).to_have_text("Still answering after the error.")
+        await console.wait_idle()
+        await expect(page.locator(".turn-agent").last).not_to_have_attribute("data-state", "error")

@@ -184,9 +184,9 @@ class RichOutput:
             )
         if event.name == AgentEvents.INTERRUPTED:
             return text(f"interrupted ({event.metadata.get('reason', 'user_cancel')})", style="bold yellow")
-        if event.name == AgentEvents.ERROR:
+        if event.name == AgentEvents.ERROR and not event.is_request_error:
             return text(f"run failed [{event.error_code}]: {event.text}", style="bold red")
-        if event.name == SystemEvents.ERROR:
+        if event.is_request_error:
             if event.is_replay_gap:
                 return text(f"warning: events {event.gap_range} are lost (no longer retained)", style="bold red")
             return text(f"server error [{event.error_code}]: {event.text}", style="red")

@@ -388,12 +388,12 @@ class AgentClient:
         if session is None:
             if sid is not None and any(r.request == UserEvents.RECONNECT_WITH_STATE for r in self._opening):
                 self._orphans.setdefault(sid, []).append(frame)  # a re-attach replays before state_restored
-            elif name == SystemEvents.ERROR:
+            elif event.is_request_error:
                 self._route_unowned_error(event)
             else:
                 logger.debug("connection %s: %s for unknown session %s", self.connection_id, name, sid)
             return
-        if name == SystemEvents.ERROR:
+        if event.is_request_error:
             session._receive_error(event)
         elif name == SystemEvents.NOTICE:
             session._receive_notice(event)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from myagent.protocol.names import AgentEvents, SystemEvents
-from myagent.protocol.rules import RUN_CLOSING_EVENTS
+from myagent.protocol.rules import RUN_CLOSING_EVENTS, ToolStatuses, closes_run, is_request_error
 
 __all__ = [
     "RUN_CLOSING_EVENTS",
@@ -89,7 +89,12 @@ class Event:
     @property
     def is_final(self) -> bool:
         """Whether this event closes a run (final answer, run error or interruption of the session's agent)."""
-        return self.name in RUN_CLOSING_EVENTS and self.origin is None
+        return closes_run(self.name, self.seq) and self.origin is None
+
+    @property
+    def is_request_error(self) -> bool:
+        """Whether this reports a rejected request: ``system.error``, or ``agent.error`` without ``seq``."""
+        return is_request_error(self.name, self.seq)
 
     @property
     def is_sequenced(self) -> bool:
@@ -129,9 +134,10 @@ class Event:
         """The typed view of an ``agent.tool_call`` (``None`` for other events)."""
         if self.name != AgentEvents.TOOL_CALL:
             return None
+        meta = self.metadata
         return ToolCallInfo(
-            name=str(self.metadata.get("tool_name", "")),
-            args=self.metadata.get("tool_args"),
+            name=str(meta.get("tool", meta.get("tool_name", ""))),
+            args=meta.get("args", meta.get("tool_args")),
             call_id=_str_or_none(self.metadata.get("call_id")) or self.step_id,
             needs_confirmation=bool(self.metadata.get("needs_confirmation")),
             task_id=self.task_id,
@@ -142,12 +148,15 @@ class Event:
         if self.name != AgentEvents.TOOL_RESULT:
             return None
         duration = self.metadata.get("duration_ms")
+        meta = self.metadata
         return ToolResultInfo(
-            name=str(self.metadata.get("tool_name", "")),
-            call_id=_str_or_none(self.metadata.get("call_id")) or self.step_id,
-            status=str(self.metadata.get("status", "ok")),
+            name=str(meta.get("tool", meta.get("tool_name", ""))),
+            call_id=_str_or_none(meta.get("call_id")) or self.step_id,
+            status=str(meta.get("status", ToolStatuses.SUCCESS)),
             output=self.text,
-            data=self.metadata.get("data"),
+            data=meta.get("data"),
+            error=_str_or_none(meta.get("error")),
+            failure=_str_or_none(meta.get("failure")),
             duration_ms=float(duration) if isinstance(duration, int | float) else None,
             task_id=self.task_id,
         )
@@ -185,7 +194,10 @@ class ToolCallInfo:
 
 @dataclass(frozen=True)
 class ToolResultInfo:
-    """A tool call finished; ``status`` is ok, error, invalid_arguments, unknown_tool, refused, timeout or cancelled."""
+    """A tool call finished; ``status`` is success, failed, refused or cancelled (:class:`ToolStatuses`).
+
+    ``failure`` says how a ``failed`` call failed: error, invalid_arguments, unknown_tool or timeout.
+    """
 
     name: str
     call_id: str | None
@@ -194,10 +206,12 @@ class ToolResultInfo:
     data: Any
     duration_ms: float | None
     task_id: TaskId | None
+    error: str | None = None
+    failure: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status == ToolStatuses.SUCCESS
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,10 @@
 It is not a language model. It reads the last user message and calls the tool that matches it
 best — words shared with the tool's name, description and argument names (across Chinese and
 English through a small glossary), enum values the question mentions — provided every required
-argument can be filled from the text (enum values, numbers, quoted strings). A follow-up naming
+argument can be filled from the text (enum values, numbers, quoted strings). A question may also
+spell the arguments as one JSON object (``... {"sql": "SELECT ...", "x_field": "month"}``): a tool
+whose parameters that object fits exactly (every required one, no unknown one) is called with it,
+which lets examples and tests drive a tool with structured arguments offline. A follow-up naming
 only a new subject ("上海呢？", "what about Paris?") repeats the previous turn's tool call with that
 subject. Once tools have answered it streams an answer built from their outputs. That is enough to
 see the whole event flow (tool calls, confirmations, results, streamed answers) with no network.
@@ -251,19 +254,47 @@ def _choose_calls(
 
 
 def _best_match(question: str, offered: Mapping[str, Mapping[str, Any]]) -> tuple[str, list[dict[str, Any]]] | None:
-    """The tool sharing the most words with the question (a mentioned enum value counts double)."""
+    """The tool sharing the most words with the question (a mentioned enum value counts double).
+
+    A JSON object of arguments in the question that fits a tool's parameters outranks any word count.
+    """
     asked = _keywords(question)
+    spelled = _spelled_arguments(question)
     best: tuple[int, str, list[dict[str, Any]]] | None = None
     for name, tool in offered.items():
         function = tool.get("function", {})
         schema = function.get("parameters") or {}
+        fits = spelled is not None and _fits_schema(spelled, schema)
         score = len(asked & _keywords(_tool_text(function))) + 2 * _mentioned_enum_values(question, schema)
+        score += _SPELLED_BONUS if fits else 0
         if score == 0 or (best is not None and score <= best[0]):
             continue
-        fillings = _fill_arguments(question, schema)
+        fillings = [dict(spelled)] if fits and spelled is not None else _fill_arguments(question, schema)
         if fillings:
             best = (score, name, fillings)
     return None if best is None else (best[1], best[2])
+
+
+_SPELLED_BONUS = 1000  # more than any count of shared words
+
+
+def _spelled_arguments(question: str) -> dict[str, Any] | None:
+    """The JSON object from the question's first ``{`` to its last ``}``, if that is one."""
+    start, end = question.find("{"), question.rfind("}")
+    if start < 0 or end < start:
+        return None
+    try:
+        value = json.loads(question[start : end + 1])
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) and value else None
+
+
+def _fits_schema(arguments: Mapping[str, Any], schema: Mapping[str, Any]) -> bool:
+    """Every required parameter given, and no parameter the schema does not declare."""
+    properties: Mapping[str, Any] = schema.get("properties") or {}
+    required = set(schema.get("required") or ())
+    return required <= arguments.keys() <= properties.keys()
 
 
 def _follow_up_subject(question: str) -> str | None:

@@ -327,10 +327,12 @@ class PlanSolveAgent:
         finally:
             span.end()
         context.output = output
-        run.emit(AggregateEvents.COMPLETED, {"solver_results": _results(results), "output": output})
+        aggregated = {"context": _context_content(context), "solver_results": _results(results), "output": output}
+        run.emit(AggregateEvents.COMPLETED, aggregated)
         counts = context.status_counts()
         statistics = [{**call, "id": number} for number, call in enumerate(run.statistics, 1)]
-        run.emit(PipelineEvents.COMPLETED, {"statistics": statistics, "tasks": len(results), **counts})
+        summary = {"statistics": statistics, "tasks": len(results), **counts}
+        run.emit(PipelineEvents.COMPLETED, summary, metadata={"statistics": statistics})
         self._finish(run, _final_text(output, results))
 
     async def _aggregate(self, context: PlanContext, results: list[SolverRunResult]) -> Any:

@@ -41,8 +41,11 @@ class RunState:
         await self.queue.join()
         return await self.confirm(request)
 
-    def emit(self, name: str, content: Any, task_id: str | int | None = None) -> None:
-        self.queue.put_nowait(PipelineEvent(name, content, {} if task_id is None else {"task_id": task_id}))
+    def emit(
+        self, name: str, content: Any, task_id: str | int | None = None, metadata: dict[str, Any] | None = None
+    ) -> None:
+        meta = {**(metadata or {}), **({} if task_id is None else {"task_id": task_id})}
+        self.queue.put_nowait(PipelineEvent(name, content, meta))
 
     def forward(self, event: SubAgentEvent | RunEvent) -> None:
         self.queue.put_nowait(event)

@@ -31,7 +31,7 @@ JsonType = Literal["string", "integer", "number", "boolean", "object", "array", 
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One field of an event. ``top_or_content`` fields may sit at top level or inside ``content``."""
+    """One field of an event. ``top_or_content`` fields may sit at top level, in ``content`` or in ``metadata``."""
 
     name: str
     types: tuple[JsonType, ...]
@@ -50,6 +50,8 @@ class EventSpec:
         sequenced: downstream events that carry ``seq``/``event_id`` and are replayed after a resume.
         content_types: the JSON types ``content`` may have (empty: no content).
         available: false while the server answers the event with ``NOT_SUPPORTED``.
+        request_error: a sequenced event that is also sent without ``seq`` to answer a rejected request
+            (:func:`myagent.protocol.rules.is_request_error` tells the two apart).
     """
 
     name: str
@@ -60,6 +62,7 @@ class EventSpec:
     fields: tuple[FieldSpec, ...] = ()
     sequenced: bool = False
     available: bool = True
+    request_error: bool = False
 
     @property
     def family(self) -> str:
@@ -74,8 +77,19 @@ def _f(name: str, types: str, where: Location, description: str, *, required: bo
 
 
 _ACK_FIELDS = (
-    _f("last_event_id", "string", "top_or_content", "`event_id` of the last event the client processed."),
-    _f("last_seq", "integer", "top_or_content", "`seq` of the last event the client processed."),
+    _f(
+        "last_event_id",
+        "string|number",
+        "top_or_content",
+        "`event_id` of the last event the client processed, or its bare `seq` (also accepted in `metadata`).",
+    ),
+    _f(
+        "last_seq",
+        "number|string",
+        "top_or_content",
+        "`seq` of the last event the client processed: a whole number or a numeric string (also accepted in "
+        "`metadata`).",
+    ),
 )
 _TASK_ID = _f("task_id", "string|integer", "content", "Id of the Plan & Solve task.", required=True)
 #: Tags on the activity of a Plan & Solve sub-agent (planner, solver, aggregator).
@@ -94,6 +108,7 @@ _ERROR_META = (
     _f("error_code", "string", "metadata", "A code from the error table.", required=True),
     _f("details", "object", "metadata", "Extra facts about the error (field name, limits, ranges)."),
 )
+_REQUEST_EVENT = _f("request_event", "string", "metadata", "The event of the rejected frame.")
 
 
 def _up(
@@ -128,7 +143,8 @@ _UP = [
     ),
     _up(
         UserEvents.RESPONSE,
-        "Answer an `agent.user_confirm` (same `step_id`).",
+        "Answer an `agent.user_confirm` (same `step_id`). `content.approved` is accepted as another name of "
+        "`content.confirmed` (`confirmed` wins when both are sent).",
         "required",
         "object",
         _f("step_id", "string", "top", "The `step_id` of the confirmation request.", required=True),
@@ -170,7 +186,8 @@ _UP = [
     ),
     _up(
         UserEvents.SOLVE_TASKS,
-        "Plan & Solve: skip planning and solve these tasks.",
+        "Plan & Solve: skip planning and solve these tasks. `content.tasks` may also be a single task object, "
+        "and `content` may be the task itself (an object with `id`) or a bare array of tasks.",
         "required",
         "object",
         _f("tasks", "array", "content", "Tasks, each an object with an `id`.", required=True),
@@ -222,11 +239,16 @@ _DOWN = [
     ),
     _down(
         AgentEvents.TOOL_CALL,
-        "The model called a tool.",
+        "The model called a tool. `step_id` is the call's id: the `agent.tool_result` of the call has the same "
+        "one. `metadata.tool`/`args`/`status` are the keys of the visualization guide; `tool_name`/`tool_args` "
+        "carry the same values for older clients.",
         "required",
         "string",
+        _f("tool", "string", "metadata", "Name of the tool."),
+        _f("args", "object|string", "metadata", "Arguments (raw text when they were not valid JSON)."),
+        _f("status", "string", "metadata", "Always `running`."),
         *_TOOL_META,
-        _f("tool_args", "object|string", "metadata", "Arguments (raw text when they were not valid JSON)."),
+        _f("tool_args", "object|string", "metadata", "Same as `args`."),
         _f("needs_confirmation", "boolean", "metadata", "An `agent.user_confirm` follows."),
     ),
     _down(
@@ -250,18 +272,27 @@ _DOWN = [
     ),
     _down(
         AgentEvents.TOOL_RESULT,
-        "A tool call finished (ok, error, refused, timeout or cancelled).",
+        "A tool call finished: `success`, `failed`, `refused` (the user refused the confirmation, or it expired "
+        "unanswered) or `cancelled` (the run was cancelled). Same `step_id` as its `agent.tool_call`.",
         "required",
         "string",
-        *_TOOL_META,
+        _f("tool", "string", "metadata", "Name of the tool."),
+        _f("status", "string", "metadata", "success | failed | refused | cancelled.", required=True),
+        _f("error", "string|null", "metadata", "What went wrong; null when the call succeeded.", required=True),
         _f(
-            "status",
+            "data",
+            "object|array|string|number|boolean|null",
+            "metadata",
+            "Structured payload (chart data, table rows); null when the tool returned none.",
+            required=True,
+        ),
+        _f(
+            "failure",
             "string",
             "metadata",
-            "ok | error | invalid_arguments | unknown_tool | refused | timeout | cancelled.",
+            "Only with `status: failed`: error | invalid_arguments | unknown_tool | timeout.",
         ),
-        _f("data", "object|array|string|number|boolean", "metadata", "Structured payload (charts, tables)."),
-        _f("error", "string", "metadata", "What went wrong, when the call did not succeed."),
+        *_TOOL_META,
         _f("base64_image", "string", "metadata", "An image the tool produced (base64)."),
         _f("duration_ms", "number", "metadata", "How long the call took."),
     ),
@@ -293,13 +324,18 @@ _DOWN = [
         _f("task_id", "string|integer", "metadata", "Plan & Solve task, if any."),
         *_SUB_AGENT,
     ),
-    _down(
+    EventSpec(
         AgentEvents.ERROR,
-        "The run failed; the session is idle again and usable.",
+        "down",
+        "Sequenced: the run failed and this closes it; the session is idle again and usable. Not sequenced "
+        "(no `seq`/`event_id`, `metadata.request_event` set): a request that named this session was rejected "
+        "and nothing changed; it closes no run. The message says how to resume a session this connection does "
+        "not hold (`user.reconnect` with its resume token, or `user.reconnect_with_state`).",
         "required",
-        "string",
-        *_ERROR_META,
-        _f("step", "integer", "metadata", "Model calls the run made before it failed."),
+        ("string",),
+        (*_ERROR_META, _REQUEST_EVENT, _f("step", "integer", "metadata", "Model calls the run made before it failed.")),
+        sequenced=True,
+        request_error=True,
     ),
     _down(
         AgentEvents.INTERRUPTED,
@@ -392,11 +428,12 @@ _DOWN = [
     ),
     _down(
         SystemEvents.ERROR,
-        "A frame was rejected; nothing changed. Not replayed.",
+        "A frame was rejected; nothing changed. Not replayed. A rejected frame that named a session is answered "
+        "with an unsequenced `agent.error` instead (the replay gap of a resume stays a `system.error`).",
         "optional",
         "string",
         *_ERROR_META,
-        _f("request_event", "string", "metadata", "The event of the rejected frame."),
+        _REQUEST_EVENT,
         sequenced=False,
     ),
 ]
@@ -422,8 +459,16 @@ _PIPELINE = [
     (SolverEvents.FAILED, "A task's solver raised or its agent failed. content: `{task, error}`."),
     (SolverEvents.CANCELLED, "A task was cancelled (`user.cancel_task` or `user.cancel`). content: `{task}`."),
     (SolverEvents.RESTARTED, "A task is run again (`user.restart_task`); `solver.start` follows. content: `{task}`."),
-    (AggregateEvents.START, "Aggregation started. content: `{context, solver_results}`."),
-    (AggregateEvents.COMPLETED, "Aggregation finished. content: `{solver_results, output}`."),
+    (
+        AggregateEvents.START,
+        "Aggregation started. content: `{context, solver_results}` (context: `{question, plan_summary, tasks}`, "
+        "tasks being their number).",
+    ),
+    (
+        AggregateEvents.COMPLETED,
+        "Aggregation finished. content: `{context, solver_results, output}` (context: what was aggregated, "
+        "`{question, plan_summary, tasks}` as in `aggregate.start`).",
+    ),
     (
         PipelineEvents.TASKS_COMPLETED,
         "Direct task mode (`user.solve_tasks`) finished; it closes that run. content: `{total, completed, failed, "
@@ -432,9 +477,16 @@ _PIPELINE = [
     (
         PipelineEvents.COMPLETED,
         "The pipeline finished; `agent.final_answer` follows. content: `{statistics, tasks, completed, failed, "
-        "cancelled}` (statistics: every model call of this run, this session only).",
+        "cancelled}` (statistics: every model call of this run, this session only); `metadata.statistics` "
+        "holds the same statistics.",
     ),
 ]
+
+_PIPELINE_FIELDS = {
+    PipelineEvents.COMPLETED: (
+        _f("statistics", "array", "metadata", "The run's model calls, as in `content.statistics`.", required=True),
+    ),
+}
 
 CATALOG: dict[str, EventSpec] = {
     spec.name: spec
@@ -448,6 +500,7 @@ CATALOG: dict[str, EventSpec] = {
                 "required",
                 "string|object",
                 _f("task_id", "string|integer", "metadata", "The task, for solver events."),
+                *_PIPELINE_FIELDS.get(name, ()),
             )
             for name, summary in _PIPELINE
         ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ERROR_CODES", "ErrorCode", "ErrorCodes"]
+__all__ = ["ERROR_CODES", "RESUME_HINT", "ErrorCode", "ErrorCodes", "with_resume_hint"]
 
 
 @dataclass(frozen=True)
@@ -61,13 +61,23 @@ _TABLE = [
     ErrorCode(ErrorCodes.INVALID_FIELD, "A field has the wrong type or value (`metadata.details.field` names it)."),
     ErrorCode(ErrorCodes.MESSAGE_TOO_LARGE, "The frame exceeds the server's `max_message_bytes`."),
     ErrorCode(ErrorCodes.BINARY_NOT_SUPPORTED, "Binary frames are not part of the protocol; send JSON text."),
-    ErrorCode(ErrorCodes.RATE_LIMITED, "Too many frames per second on this connection; the frame was dropped."),
+    ErrorCode(
+        ErrorCodes.RATE_LIMITED,
+        "Too many frames on this connection, or too many failed resume/restore attempts from this address; the "
+        "frame was dropped. `metadata.details.retry_after` says how many seconds to wait.",
+    ),
     ErrorCode(ErrorCodes.SESSION_NOT_FOUND, "No live session has this id (it never existed, was closed or expired)."),
-    ErrorCode(ErrorCodes.SESSION_NOT_OWNED, "The session belongs to another connection; use `user.reconnect`."),
+    ErrorCode(
+        ErrorCodes.SESSION_NOT_OWNED,
+        "No longer sent: a session this connection does not hold is `SESSION_NOT_FOUND`, whoever holds it.",
+    ),
     ErrorCode(ErrorCodes.SESSION_AMBIGUOUS, "`session_id` is required because this connection has several sessions."),
     ErrorCode(ErrorCodes.SESSION_BUSY, "A run is already active in this session; nothing was changed."),
     ErrorCode(ErrorCodes.SESSION_LIMIT, "The connection or server has reached its session limit."),
-    ErrorCode(ErrorCodes.SESSION_ACTIVE_ELSEWHERE, "The session is attached to another live connection."),
+    ErrorCode(
+        ErrorCodes.SESSION_ACTIVE_ELSEWHERE,
+        "No longer sent: a restore takes the session over and tells the other connection.",
+    ),
     ErrorCode(ErrorCodes.INVALID_RESUME_TOKEN, "The resume token does not match the session."),
     ErrorCode(
         ErrorCodes.REPLAY_GAP,
@@ -110,3 +120,18 @@ _TABLE = [
 ]
 
 ERROR_CODES: dict[str, ErrorCode] = {entry.code: entry for entry in _TABLE}
+
+
+#: What a client that names a session this connection does not hold should do.
+RESUME_HINT = (
+    "To continue a session from a new connection, send user.reconnect with its session_id and the resume_token "
+    "of agent.session_created, or user.reconnect_with_state with a signed state from agent.state_exported."
+)
+_NEEDS_RESUME = frozenset({ErrorCodes.SESSION_NOT_FOUND, ErrorCodes.SESSION_NOT_OWNED})
+
+
+def with_resume_hint(code: str, message: str) -> str:
+    """``message``, followed by how to resume a session when ``code`` says the connection does not hold it."""
+    if code not in _NEEDS_RESUME or "user.reconnect" in message:
+        return message
+    return f"{message}. {RESUME_HINT}"

@@ -25,7 +25,7 @@ MAX_SAFE_INTEGER = 2**53 - 1
 
 @dataclass(frozen=True)
 class InboundFrame:
-    """A validated client frame. ``values`` holds the catalog fields found (top level or ``content``)."""
+    """A validated client frame. ``values`` holds the catalog fields found (top level, ``content`` or ``metadata``)."""
 
     event: str
     spec: EventSpec
@@ -211,6 +211,7 @@ def _lenient_content(event: str, content: Any) -> Any:
 
 
 def _lookup(data: Mapping[str, Any], content: Any, spec: FieldSpec) -> tuple[bool, Any]:
+    """A field's value: ``top_or_content`` fields are looked for at the top, in ``content``, then in ``metadata``."""
     if spec.where == "metadata":
         metadata = data.get("metadata")
         if isinstance(metadata, dict) and metadata.get(spec.name) is not None:
@@ -220,6 +221,9 @@ def _lookup(data: Mapping[str, Any], content: Any, spec: FieldSpec) -> tuple[boo
         return True, data[spec.name]
     if spec.where in ("content", "top_or_content") and isinstance(content, dict) and content.get(spec.name) is not None:
         return True, content[spec.name]
+    metadata = data.get("metadata")
+    if spec.where == "top_or_content" and isinstance(metadata, dict) and metadata.get(spec.name) is not None:
+        return True, metadata[spec.name]
     return False, None
 
 

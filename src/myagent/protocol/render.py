@@ -16,7 +16,7 @@ from myagent.protocol.close_codes import CLOSE_CODES, HANDSHAKE_REFUSALS
 from myagent.protocol.envelope import PROTOCOL_VERSION
 from myagent.protocol.errors import ERROR_CODES
 from myagent.protocol.render_js import render_javascript
-from myagent.protocol.rules import RUN_CLOSING_EVENTS, notice_actions
+from myagent.protocol.rules import RUN_CLOSING_EVENTS, notice_actions, tool_statuses
 
 __all__ = ["OUTPUTS", "render_json_schema", "render_markdown", "render_typescript"]
 
@@ -56,12 +56,24 @@ Every frame is one JSON text message holding one object:
   same `seq` and `event_id` as the first time, so a client de-duplicates by `event_id`.
 * **Connection-level events** (`system.*`) carry no `seq`, are never replayed, and may name a
   session (`system.notice`, `system.error`).
+* **Request errors.** A rejected frame changes nothing and is answered with one unsequenced error
+  naming it in `metadata.request_event`, with the code in `metadata.error_code`. When the frame
+  named a session (`session_id`), that error is an `agent.error` with the same `session_id` and no
+  `seq`; for a session this connection does not hold, its message says how to resume it
+  (`user.reconnect` with the resume token, or `user.reconnect_with_state`). Otherwise it is a
+  `system.error`. Only a *sequenced* `agent.error` ends a run: a client tells the two apart by
+  `seq` (`protocol.rules.is_request_error`, `isRequestError` in the console's `protocol.js`).
 * **Text deltas.** `agent.partial_answer` frames carry pieces of the answer; concatenate them in
   `seq` order. The server may merge consecutive deltas of the same step into one frame while the
   connection is behind; it never drops, reorders or renumbers text.
 * **ACK.** `user.ack` with `last_event_id` (preferred) or `last_seq` lets the server drop events
-  up to that point. Without ACKs the server keeps the most recent `retention_events` events
-  (default 1000) and `retention_bytes` (default 1 MiB) per session.
+  up to that point. Either may sit at the top level, in `content` or in `metadata`, as a number or
+  a numeric string; `last_event_id` may be `"<session_id>:<seq>"` or a bare seq. ACKs are advisory:
+  one that cannot be applied (unknown session, a session this connection does not hold, a position
+  that is not ours) gets at most one error per session per connection (for at most 64 sessions),
+  and later ones are ignored.
+  Without ACKs the server keeps the most recent `retention_events` events (default 1000) and
+  `retention_bytes` (default 1 MiB) per session.
 * **Resume.** A session outlives its connection for `grace_period` seconds (default 600); its
   run goes on and its events are retained. `user.reconnect` with `session_id`, the
   `resume_token` from `agent.session_created` and the client's `last_event_id`/`last_seq`
@@ -69,7 +81,9 @@ Every frame is one JSON text message holding one object:
   position exactly once, in order, followed by live events. A `system.notice` with
   `action: "reconnect"` and `replay_count` comes first. If events in between are no longer
   retained, a `system.error` with code `REPLAY_GAP` gives the lost range
-  (`details.missing_from_seq`..`details.missing_to_seq`) before the rest is replayed. Knowing a
+  (`details.missing_from_seq`..`details.missing_to_seq`) before the rest is replayed.
+  `user.reconnect_with_state` honours `last_event_id`/`last_seq` the same way when the state's
+  session is still alive and re-attached (a position of another session is ignored). Knowing a
   session id alone is not enough: the resume token is required. A reconnect while another
   connection still holds the session moves it (that connection gets a `system.notice` with
   `action: "session_taken_over"`).
@@ -81,7 +95,7 @@ Every frame is one JSON text message holding one object:
   resume.
 * **Cancellation.** `user.cancel` stops the run during model streaming, tool execution or a
   confirmation wait and produces `agent.interrupted`. Every run ends with exactly one sequenced,
-  replayable closing event: `agent.final_answer`, `agent.error`, `agent.interrupted`, or, in Plan &
+  replayable closing event: `agent.final_answer`, a sequenced `agent.error`, `agent.interrupted`, or, in Plan &
   Solve's direct task mode (`user.solve_tasks`, solver events only as the user's guide says),
   `pipeline.tasks_completed` with the task counts. A confirmation the run stops waiting for (cancel,
   replan) is withdrawn with `agent.confirmation_withdrawn` (`metadata.step_id`).
@@ -107,15 +121,21 @@ def _types(field: FieldSpec | tuple[str, ...]) -> str:
 
 def _where(field: FieldSpec) -> str:
     return {"top": "top level", "content": "`content`", "metadata": "`metadata`"}.get(
-        field.where, "top level or `content`"
+        field.where, "top level, `content` or `metadata`"
     )
+
+
+def _sequencing(spec: EventSpec) -> str:
+    if spec.request_error:
+        return "sequenced (`seq`, `event_id`, replayed) when it ends a run; not sequenced when it answers a request"
+    return "sequenced (`seq`, `event_id`, replayed)" if spec.sequenced else "not sequenced"
 
 
 def _event_section(spec: EventSpec) -> list[str]:
     lines = [f"### `{spec.name}`", "", spec.summary, ""]
     facts = [f"session_id: **{spec.session}**"]
     if spec.direction == "down":
-        facts.append("sequenced (`seq`, `event_id`, replayed)" if spec.sequenced else "not sequenced")
+        facts.append(_sequencing(spec))
     if spec.content_types:
         facts.append(f"content: {_types(spec.content_types)}")
     if not spec.available:
@@ -199,7 +219,8 @@ def _event_schema(spec: EventSpec) -> dict[str, Any]:
     if spec.direction == "down" and spec.sequenced:
         properties["seq"] = {"type": "integer", "minimum": 1}
         properties["event_id"] = {"type": "string"}
-        required += ["seq", "event_id"]
+        if not spec.request_error:  # an unsequenced one answers a rejected request
+            required += ["seq", "event_id"]
     properties["show_content"] = {"type": "string"}
     return {"type": "object", "properties": properties, "required": required, "description": spec.summary}
 
@@ -295,7 +316,7 @@ def _ts_event(spec: EventSpec) -> list[str]:
     name = _ts_name(spec.name)
     down = spec.direction == "down"
     lines: list[str] = []
-    either = " Required: at the top level or in `content`."
+    either = " Required: at the top level, in `content` or in `metadata`."
     metadata = [f for f in spec.fields if f.where == "metadata"]
     content = [f for f in spec.fields if f.where in ("content", "top_or_content")]
     top = [f for f in spec.fields if f.where in ("top", "top_or_content")]
@@ -317,9 +338,10 @@ def _ts_event(spec: EventSpec) -> list[str]:
                 field, required=field.required and not both, note=either if both and field.required else ""
             )
         lines += ["  [key: string]: unknown;", "}", ""]
-    bases = (
-        "ServerFrameBase, Sequenced" if down and spec.sequenced else "ServerFrameBase" if down else "ClientFrameBase"
-    )
+    bases = "ClientFrameBase"
+    if down:
+        sequenced = "Partial<Sequenced>" if spec.request_error else "Sequenced"
+        bases = f"ServerFrameBase, {sequenced}" if spec.sequenced else "ServerFrameBase"
     summary = spec.summary if spec.available else f"{spec.summary} (Answered with `NOT_SUPPORTED` by this version.)"
     lines += [_ts_doc(f"`{spec.name}`: {summary}"), f"export interface {name}Event extends {bases} {{"]
     lines.append(f'  event: "{spec.name}";')
@@ -378,6 +400,11 @@ def render_typescript() -> str:
     )
     lines += _ts_union(
         "NoticeAction", "Values of `metadata.action` on `system.notice`.", [f'"{a}"' for a in notice_actions()]
+    )
+    lines += _ts_union(
+        "ToolStatus",
+        "Values of `metadata.status` on `agent.tool_call` (running) and `agent.tool_result`.",
+        [f'"{s}"' for s in tool_statuses()],
     )
     lines += [
         _ts_doc("Name of a server event."),

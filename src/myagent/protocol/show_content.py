@@ -13,6 +13,7 @@ from myagent.protocol.names import (
     SolverEvents,
     SystemEvents,
 )
+from myagent.protocol.rules import ToolStatuses
 
 __all__ = ["Language", "render_show_content"]
 
@@ -51,13 +52,10 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
 }
 
 _STATUS_ZH = {
-    "ok": "完成",
-    "error": "出错",
-    "invalid_arguments": "参数无效",
-    "unknown_tool": "未知工具",
-    "refused": "未执行（已拒绝）",
-    "timeout": "超时",
-    "cancelled": "已取消",
+    ToolStatuses.SUCCESS: "完成",
+    ToolStatuses.FAILED: "失败",
+    ToolStatuses.REFUSED: "未执行（已拒绝）",
+    ToolStatuses.CANCELLED: "已取消",
 }
 
 

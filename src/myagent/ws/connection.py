@@ -22,9 +22,9 @@ from myagent.auth.principal import anonymous_principal
 from myagent.errors import ProtocolError
 from myagent.protocol.close_codes import CLOSE_CODES, CloseCodes
 from myagent.protocol.envelope import PROTOCOL_VERSION, create_error, create_event
-from myagent.protocol.errors import ErrorCodes
+from myagent.protocol.errors import ErrorCodes, with_resume_hint
 from myagent.protocol.inbound import InboundFrame, decode_frame, requested_event
-from myagent.protocol.names import SystemEvents, UserEvents
+from myagent.protocol.names import AgentEvents, SystemEvents, UserEvents
 from myagent.protocol.show_content import render_show_content
 from myagent.protocol.texts import text
 from myagent.ws.commands import CommandContext, dispatch
@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 CAPABILITIES = ["seq", "ack", "replay", "reconnect", "confirmation", "cancel", "coalesced_deltas", "multi_session"]
 
 _CLOSE_TIMEOUT = 2.0
+#: Sessions whose unusable ACKs a connection reports; ACKs naming yet more sessions get no error at all.
+_MAX_ACK_ERROR_SESSIONS = 64
 
 
 @dataclass
@@ -90,6 +92,7 @@ class Connection:
         )
         self._reader: asyncio.Task[Any] | None = None
         self._close_code: int | None = None
+        self._ack_errors_sent: set[str | None] = set()  # sessions whose unusable ACK was reported once
 
     @property
     def sessions(self) -> dict[str, Any]:
@@ -291,18 +294,24 @@ class Connection:
         request_event: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        """Queue an unsequenced ``system.error`` naming the rejected frame's event when it is known."""
+        """Queue an unsequenced error about a request (see :func:`myagent.protocol.rules.is_request_error`).
+
+        A rejected frame that named a session is answered with ``agent.error`` carrying that session id
+        and how to resume it; other errors are ``system.error``. ACKs are advisory: one that cannot be
+        applied gets one error per session on this connection, later ones are dropped silently.
+        """
         event = request.event if request else request_event
+        session_id = session_id or (request.session_id if request else None)
+        if event == UserEvents.ACK:
+            if session_id in self._ack_errors_sent or len(self._ack_errors_sent) >= _MAX_ACK_ERROR_SESSIONS:
+                return
+            self._ack_errors_sent.add(session_id)
         extra = {"request_event": event} if event else {}
-        frame = create_error(
-            SystemEvents.ERROR,
-            code,
-            message,
-            session_id=session_id or (request.session_id if request else None),
-            details=details,
-            **extra,
-        )
-        frame["show_content"] = render_show_content(SystemEvents.ERROR, message, None, self.service.language)
+        name = AgentEvents.ERROR if event and session_id else SystemEvents.ERROR
+        if name == AgentEvents.ERROR:
+            message = with_resume_hint(code, message)
+        frame = create_error(name, code, message, session_id=session_id, details=details, **extra)
+        frame["show_content"] = render_show_content(name, message, None, self.service.language)
         self.outbound.push(encode_frame(frame))
 
     def notice(self, action: str, ok: bool, content: str, session_id: str | None = None, **metadata: Any) -> None:

@@ -22,9 +22,10 @@ from myagent.agent.events import (
 from myagent.llm.base import Usage
 from myagent.plan_solve.events import PipelineEvent, SubAgentEvent
 from myagent.protocol.names import AgentEvents
+from myagent.protocol.rules import ToolStatuses
 from myagent.protocol.texts import text
 
-__all__ = ["AnyRunEvent", "Outgoing", "RunFacts", "translate", "usage_dict"]
+__all__ = ["AnyRunEvent", "Outgoing", "RunFacts", "translate", "usage_dict", "wire_tool_status"]
 
 AnyRunEvent = RunEvent | PipelineEvent | SubAgentEvent
 
@@ -87,7 +88,11 @@ def _activity(event: RunEvent, language: str, tag: dict[str, Any], send_llm_mess
         key = "first_step" if event.step == 1 else "next_step"
         return [Outgoing(AgentEvents.THINKING, text(key, language, step=event.step), {"step": event.step, **tag})]
     if isinstance(event, ToolCallStarted):
+        # tool/args/status are the visualization guide's keys; tool_name/tool_args the older ones.
         metadata = {
+            "tool": event.name,
+            "args": event.arguments,
+            "status": ToolStatuses.RUNNING,
             "tool_name": event.name,
             "call_id": event.call_id,
             "tool_args": event.arguments,
@@ -106,19 +111,35 @@ def _activity(event: RunEvent, language: str, tag: dict[str, Any], send_llm_mess
     return []
 
 
+# The agent's outcome of a call → ``metadata.status``; the outcomes that become ``failed`` are also
+# named in ``metadata.failure``.
+_WIRE_STATUS = {
+    "ok": ToolStatuses.SUCCESS,
+    "refused": ToolStatuses.REFUSED,
+    "cancelled": ToolStatuses.CANCELLED,
+}
+
+
+def wire_tool_status(status: str) -> str:
+    """``metadata.status`` of an ``agent.tool_result`` for the agent's outcome ``status``."""
+    return _WIRE_STATUS.get(status, ToolStatuses.FAILED)
+
+
 def _result_metadata(event: ToolCallFinished) -> dict[str, Any]:
+    result = event.result
+    status = wire_tool_status(event.status)
     metadata: dict[str, Any] = {
+        "tool": event.name,
+        "status": status,
+        "error": result.error,
+        "data": result.data,
         "tool_name": event.name,
         "call_id": event.call_id,
-        "status": event.status,
         "duration_ms": round(event.duration * 1000, 1),
         "step": event.step,
     }
-    result = event.result
-    if result.data is not None:
-        metadata["data"] = result.data
-    if result.error is not None:
-        metadata["error"] = result.error
+    if status == ToolStatuses.FAILED:
+        metadata["failure"] = event.status
     if result.base64_image is not None:
         metadata["base64_image"] = result.base64_image
     return metadata

@@ -8,7 +8,7 @@ from dataclasses import replace
 from myagent.errors import ProtocolError
 from myagent.protocol.errors import ErrorCodes
 from myagent.protocol.inbound import InboundFrame
-from myagent.protocol.rules import parse_event_id
+from myagent.protocol.rules import parse_event_id, parse_seq
 from myagent.telemetry.context import trace_carrier
 from myagent.ws.commands.context import CommandContext
 
@@ -97,20 +97,33 @@ async def close_session(ctx: CommandContext, frame: InboundFrame) -> None:
 
 
 def position(frame: InboundFrame) -> tuple[str | None, int | None]:
-    """``(session id, seq)`` named by ``last_event_id`` (preferred) or ``(None, last_seq)``."""
+    """``(session id, seq)`` named by ``last_event_id`` (preferred) or ``(None, last_seq)``.
+
+    ``last_event_id`` is ``"<session_id>:<seq>"`` or a bare seq; ``last_seq`` a number or a numeric
+    string (:func:`~myagent.protocol.rules.parse_seq`).
+
+    Raises:
+        ProtocolError: ``INVALID_FIELD`` for a value that is not a position this server issued.
+    """
     event_id = frame.get("last_event_id")
     if event_id is not None:
         parsed = parse_event_id(str(event_id))
-        if parsed is None:
+        named, seq = parsed if parsed is not None else (None, parse_seq(event_id))
+        if seq is None:
             raise ProtocolError(ErrorCodes.INVALID_FIELD, f"{event_id!r} is not an event id of this server").with_field(
                 "last_event_id"
             )
-        if frame.session_id is not None and parsed[0] != frame.session_id:
+        if named is not None and frame.session_id is not None and named != frame.session_id:
             raise ProtocolError(ErrorCodes.INVALID_FIELD, "last_event_id belongs to another session").with_field(
                 "last_event_id"
             )
-        return parsed
+        return named, seq
     last_seq = frame.get("last_seq")
-    if last_seq is not None and last_seq < 0:
-        raise ProtocolError(ErrorCodes.INVALID_FIELD, "last_seq must not be negative").with_field("last_seq")
-    return None, last_seq
+    if last_seq is None:
+        return None, None
+    seq = parse_seq(last_seq)
+    if seq is None:
+        raise ProtocolError(ErrorCodes.INVALID_FIELD, "last_seq must be a non-negative whole number").with_field(
+            "last_seq"
+        )
+    return None, seq

@@ -5,8 +5,8 @@ from __future__ import annotations
 from myagent.errors import ProtocolError
 from myagent.protocol.errors import ErrorCodes
 from myagent.protocol.inbound import InboundFrame
-from myagent.protocol.rules import parse_event_id
 from myagent.ws.commands.context import CommandContext
+from myagent.ws.commands.core import position
 
 __all__ = ["reconnect_with_state", "request_state"]
 
@@ -28,18 +28,16 @@ async def reconnect_with_state(ctx: CommandContext, frame: InboundFrame) -> None
     if str(state["session_id"]) not in ctx.attached and len(ctx.attached) >= limit:
         raise ProtocolError(ErrorCodes.SESSION_LIMIT, "session limit reached; close a session first")
 
+    try:
+        named, wanted = position(frame)
+    except ProtocolError:
+        named, wanted = None, None  # a position that is not ours: replay everything retained
+
     def position_in(session_id: str, last_seq: int) -> int | None:
-        """The client's position if it names this session; a position from another session is ignored."""
-        event_id = frame.get("last_event_id")
-        if isinstance(event_id, str):
-            parsed = parse_event_id(event_id)
-            if parsed is not None and parsed[0] == session_id and parsed[1] <= last_seq:
-                return parsed[1]
+        """The client's position if it is in this session; a position from another session is ignored."""
+        if wanted is None or (named or frame.session_id or session_id) != session_id:
             return None
-        wanted = frame.get("last_seq")
-        if isinstance(wanted, int) and 0 <= wanted <= last_seq and frame.session_id == session_id:
-            return wanted
-        return None
+        return wanted if wanted <= last_seq else None
 
     restored = await ctx.service.restore(
         state,

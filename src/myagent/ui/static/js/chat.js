@@ -6,7 +6,7 @@ import { chartOption, chartTitle, drawChart } from "./charts.js";
 import { argsPreview, formatDuration, h, icon, isPlainObject, prettyJson } from "./dom.js";
 import { bindAttr, bindText, formatClock, t } from "./i18n.js";
 import { renderMarkdown } from "./markdown.js";
-import { AgentEvents, AggregateEvents, PipelineEvents, PlanEvents, SolverEvents } from "./protocol.js";
+import { AgentEvents, AggregateEvents, PipelineEvents, PlanEvents, SolverEvents, ToolStatuses } from "./protocol.js";
 
 const ACTIVITY = new Set([
   AgentEvents.THINKING,
@@ -16,7 +16,11 @@ const ACTIVITY = new Set([
   AgentEvents.PARTIAL_ANSWER,
 ]);
 const PIPELINE = /^(plan|solver|aggregate|pipeline)\./;
-const TOOL_STATUSES = new Set(["running", "awaiting", "ok", "error", "invalid_arguments", "unknown_tool", "refused", "timeout", "cancelled"]);
+// The protocol's statuses, "awaiting" (the console's own: a confirmation is open) and the statuses of
+// transcripts saved by older versions ("ok", "error", ...).
+const TOOL_STATUSES = new Set([...Object.values(ToolStatuses), "awaiting", "ok", "error", "invalid_arguments", "unknown_tool", "timeout"]);
+const toolName = (meta) => meta.tool || meta.tool_name || "tool";
+const toolArgs = (meta) => (meta.args !== undefined ? meta.args : meta.tool_args);
 
 export class ChatView {
   constructor(container, { agentName }) {
@@ -365,9 +369,9 @@ export class ChatView {
 
   toolCall(target, frame) {
     const meta = frame.metadata || {};
-    const card = this.tools.get(this.toolKey(frame)) || this.toolCard(target, this.toolKey(frame), meta.tool_name || "tool");
-    this.setArgs(card, meta.tool_args);
-    this.setToolStatus(card, meta.needs_confirmation ? "awaiting" : "running");
+    const card = this.tools.get(this.toolKey(frame)) || this.toolCard(target, this.toolKey(frame), toolName(meta));
+    this.setArgs(card, toolArgs(meta));
+    this.setToolStatus(card, meta.needs_confirmation ? "awaiting" : ToolStatuses.RUNNING);
     if (target === this.turn) this.setStatus(meta.needs_confirmation ? "turn.waiting_confirm" : "turn.thinking");
   }
 
@@ -378,8 +382,8 @@ export class ChatView {
       return;
     }
     const key = this.toolKey(frame);
-    const card = this.tools.get(key) || this.toolCard(target, key, meta.tool_name || "tool");
-    if (card.args === undefined) this.setArgs(card, meta.tool_args);
+    const card = this.tools.get(key) || this.toolCard(target, key, toolName(meta));
+    if (card.args === undefined) this.setArgs(card, toolArgs(meta));
     this.setToolStatus(card, "awaiting");
     this.setStatus("turn.waiting_confirm");
   }
@@ -387,17 +391,18 @@ export class ChatView {
   toolResult(target, frame) {
     const meta = frame.metadata || {};
     const key = this.toolKey(frame);
-    const card = this.tools.get(key) || this.toolCard(target, key, meta.tool_name || "tool");
-    const status = meta.status || "ok";
+    const card = this.tools.get(key) || this.toolCard(target, key, toolName(meta));
+    const status = meta.status || ToolStatuses.SUCCESS;
+    const succeeded = status === ToolStatuses.SUCCESS || status === "ok"; // "ok": an older saved transcript
     this.setToolStatus(card, status);
     if (typeof meta.duration_ms === "number") card.duration.textContent = formatDuration(meta.duration_ms);
     card.resultPre.textContent = typeof frame.content === "string" ? frame.content : prettyJson(frame.content);
     card.resultBox.hidden = false;
-    if (meta.data !== undefined) {
+    if (meta.data !== undefined && meta.data !== null) {
       card.dataPre.textContent = prettyJson(meta.data);
       card.dataBox.hidden = false;
-      const option = status === "ok" ? chartOption(meta.data, card.args) : null;
-      if (option) this.chart(target, card, option, meta.tool_name);
+      const option = succeeded ? chartOption(meta.data, card.args) : null;
+      if (option) this.chart(target, card, option, toolName(meta));
     }
     if (target === this.turn) this.setStatus("turn.thinking");
   }

@@ -9,7 +9,7 @@
 // Events (EventTarget): "status" {state, retryIn}, "frame" {frame, replayed}, "session" {session},
 // "lost" {reason, code}, "restore-failed" {code, message}, "ended" {reason}.
 
-import { AgentEvents, NoticeActions, SystemEvents, UserEvents } from "./protocol.js";
+import { AgentEvents, NoticeActions, SystemEvents, UserEvents, isRequestError } from "./protocol.js";
 
 const BACKOFF_FIRST_MS = 400;
 const BACKOFF_MAX_MS = 15_000;
@@ -297,7 +297,7 @@ export class AgentClient extends EventTarget {
       session.attached = false;
       this.dispatchEvent(new CustomEvent("session", { detail: { session } }));
     }
-    if (frame.event === SystemEvents.ERROR) {
+    if (isRequestError(frame)) {
       const code = meta.error_code;
       if (meta.request_event === UserEvents.RECONNECT && LOST_CODES.has(code)) {
         this.forgetSession();

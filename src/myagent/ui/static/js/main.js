@@ -8,7 +8,7 @@ import { downloadText, h, icon } from "./dom.js";
 import { applyLanguage, bindAttr, bindText, formatTime, language, setLanguage, t } from "./i18n.js";
 import { PlanView } from "./plan.js";
 import * as storage from "./storage.js";
-import { AgentEvents, NoticeActions, RUN_CLOSING_EVENTS, SystemEvents, UserEvents } from "./protocol.js";
+import { AgentEvents, NoticeActions, SystemEvents, UserEvents, closesRun, isRequestError } from "./protocol.js";
 
 const $ = (id) => document.getElementById(id);
 const RUN_ACTIVITY = /^(plan|solver|aggregate)\.|^agent\.(thinking|tool_call|tool_result|partial_answer|user_confirm)$/;
@@ -340,12 +340,11 @@ class Console {
       case SystemEvents.NOTICE:
         this.notice(frame);
         break;
-      case SystemEvents.ERROR:
-        this.systemError(frame);
-        break;
       default:
     }
-    if (RUN_CLOSING_EVENTS.has(frame.event)) {
+    // A request error (system.error, or agent.error without seq) about a rejected frame; it ends no run.
+    if (isRequestError(frame)) this.systemError(frame);
+    if (closesRun(frame)) {
       this.running = false;
       this.cancelling = false;
       if (this.settings.autosave && frame.event !== AgentEvents.ERROR) this.requestState("auto");
