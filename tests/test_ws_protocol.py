@@ -517,13 +517,9 @@ PLAN_CONTROLS: dict[str, dict[str, Any]] = {
 }
 
 
-# Described in the catalog (issue 12) and answered NOT_SUPPORTED until the auth layer is wired in.
-AWAITING_INTEGRATION = {"user.authenticate"}
-
-
 def test_every_client_event_is_served() -> None:
     unserved = {name for name, spec in CATALOG.items() if spec.direction == "up" and not spec.available}
-    assert unserved <= AWAITING_INTEGRATION
+    assert not unserved
 
 
 @pytest.mark.parametrize("event", sorted(PLAN_CONTROLS))

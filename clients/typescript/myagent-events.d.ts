@@ -295,7 +295,7 @@ export interface UserAuthenticateContent {
   [key: string]: unknown;
 }
 
-/** `user.authenticate`: Present a bearer token where headers cannot carry one (browsers): the first frame when the server requires authentication, or later to refresh a token before it expires. Accepted: `system.notice` with `action: "authenticate"`; refused: close `4401` (invalid or expired) or `4403` (another principal, or not allowed). (Answered with `NOT_SUPPORTED` by this version.) */
+/** `user.authenticate`: Present a bearer token where headers cannot carry one (browsers): the first frame when the server requires authentication, or later to refresh a token before it expires. Accepted: `system.notice` with `action: "authenticate"`; refused: close `4401` (invalid or expired) or `4403` (another principal, or not allowed). */
 export interface UserAuthenticateEvent extends ClientFrameBase {
   event: "user.authenticate";
   content: UserAuthenticateContent;

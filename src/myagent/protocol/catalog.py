@@ -213,7 +213,6 @@ _UP = [
         "none",
         "object",
         _f("token", "string", "content", "The bearer token (for example a JWT).", required=True),
-        available=False,
     ),
 ]
 

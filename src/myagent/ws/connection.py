@@ -33,13 +33,16 @@ from myagent.ws.limits import FailureThrottle, TokenBucket
 from myagent.ws.outbound import OutboundChannel
 from myagent.ws.service import SessionService
 
-__all__ = ["CAPABILITIES", "Connection"]
+__all__ = ["CAPABILITIES", "CONNECTION_EVENTS", "Connection", "Guards"]
 
 logger = logging.getLogger(__name__)
 
 CAPABILITIES = ["seq", "ack", "replay", "reconnect", "confirmation", "cancel", "coalesced_deltas", "multi_session"]
 
 _CLOSE_TIMEOUT = 2.0
+
+#: Client events the connection answers itself (they concern the connection, not a session command).
+CONNECTION_EVENTS = frozenset({UserEvents.AUTHENTICATE})
 #: Sessions whose unusable ACKs a connection reports; ACKs naming yet more sessions get no error at all.
 _MAX_ACK_ERROR_SESSIONS = 64
 
@@ -177,7 +180,7 @@ class Connection:
             if not self.auth.admits(frame.event):
                 self._close_for(AuthError("authenticate first: send user.authenticate with a token"))
                 return
-            if frame.event == UserEvents.AUTHENTICATE:
+            if frame.event in CONNECTION_EVENTS:
                 await self._authenticate(frame)
                 return
             await dispatch(self.context, frame)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from myagent.protocol.codec import encode_frame as codec_encode_frame
 from myagent.protocol.names import AgentEvents
 from myagent.protocol.rules import format_event_id
 
@@ -32,7 +33,8 @@ __all__ = [
 
 
 def encode_frame(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"), default=str)
+    """The frame as strict JSON that is valid UTF-8; never raises (see :mod:`myagent.protocol.codec`)."""
+    return codec_encode_frame(frame)
 
 
 class LogEntry:
