@@ -133,3 +133,22 @@ async def test_closing_through_the_other_service_ends_the_session_everywhere() -
         assert (await late.expect_error())["metadata"]["error_code"] == "SESSION_NOT_FOUND"
         await late.close()
         await resumed.close()
+
+
+async def test_a_transport_of_ones_own_can_follow_a_session_through_the_service() -> None:
+    factory = Models(lambda: [ScriptedReply(ANSWER, chunk_size=5)])
+    async with running_server(factory) as server:
+        client = await Client.connect(server.url)
+        await client.create_session()
+        sid = str(client.session_id)
+        follower = server.service.subscribe(sid, after_seq=0)
+        await client.send("user.message", session_id=sid, content="go")
+        seen = []
+        async for frame in follower:
+            seen.append(frame)
+            if frame["event"] == "agent.final_answer":
+                break
+        await follower.aclose()
+        assert [f["seq"] for f in seen] == list(range(1, len(seen) + 1))
+        assert answer_text(seen) == ANSWER == seen[-1]["content"]  # deltas merged after being read are not lost
+        await client.close()

@@ -264,3 +264,18 @@ async def test_a_client_that_never_reads_is_cut_off_within_the_byte_budget() -> 
         assert server.service.metrics.slow_consumer_disconnects_total == 1
         assert peak <= budget + 4096  # at most one frame past the budget
         reader.transport.abort()
+
+
+async def test_an_agent_factory_may_take_the_session_and_its_principal() -> None:
+    made: list[Any] = []
+
+    def per_user(context: Any) -> Any:
+        made.append(context)
+        return create_toolcall_agent(llm=ScriptedModel([f"hello {context.principal.id}"]), name="per-user")
+
+    async with running_server(per_user, authenticate=TOKENS) as server:
+        client = await Client.connect(server.url, **bearer("token-alice"))
+        created = await client.create_session()
+        assert (await client.ask("hi"))[-1]["content"] == "hello alice"
+        assert made[-1].session_id == created["session_id"]
+        await client.close()

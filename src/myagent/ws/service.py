@@ -17,11 +17,12 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from myagent.agent.session_agent import SessionAgent
+from myagent.auth.principal import Principal
 from myagent.errors import ConfigError, ProtocolError
 from myagent.llm.base import Usage
 from myagent.llm.http_pool import close_shared_clients
@@ -32,7 +33,7 @@ from myagent.protocol.show_content import render_show_content
 from myagent.protocol.texts import text
 from myagent.tool.lifecycle import close_all as close_tool_resources
 from myagent.ws.control import ControlBus, ControlCommand, ControlResult, InMemoryControlBus, NodeUnreachable
-from myagent.ws.event_log import Deliver, EventLog, InMemoryEventLog, Subscription
+from myagent.ws.event_log import Deliver, EventLog, InMemoryEventLog, LogEntry, Subscription
 from myagent.ws.host import SessionHost
 from myagent.ws.lease import InMemoryLeases, Lease, LeaseManager
 from myagent.ws.metrics import Metrics
@@ -69,7 +70,13 @@ class SessionContext:
     """What an agent factory that takes one argument is told about the session it builds for."""
 
     session_id: str
-    principal: str | None  # the owner's key (``None`` while authentication is off)
+    principal: Principal | None  # who creates the session (``None`` while authentication is off)
+
+
+def _frozen(entry: LogEntry) -> dict[str, Any]:
+    """The entry's frame as it is sent: sealed, so that no later delta is merged into it unseen."""
+    entry.seal()
+    return entry.frame
 
 
 def _takes_an_argument(factory: Callable[..., Any]) -> bool:
@@ -196,9 +203,12 @@ class SessionService:
         on_lost: Callable[[str, str], None],
         owner: str | None = None,
         quota_key: str | None = None,
+        principal: Principal | None = None,
     ) -> Attachment:
         """A new session with a fresh agent, attached to ``connection_id``; ``agent.session_created`` follows."""
-        session, token = await self._new_session(owner=owner, connection_id=connection_id, quota_key=quota_key)
+        session, token = await self._new_session(
+            owner=owner, connection_id=connection_id, quota_key=quota_key, principal=principal
+        )
         attachment = await self._attach(session.id, connection_id, 0, deliver, on_lost)
         attachment.subscription.start()
         await session.emit(
@@ -215,7 +225,12 @@ class SessionService:
         return attachment
 
     async def _new_session(
-        self, *, owner: str | None, connection_id: str | None, quota_key: str | None = None
+        self,
+        *,
+        owner: str | None,
+        connection_id: str | None,
+        quota_key: str | None = None,
+        principal: Principal | None = None,
     ) -> tuple[Session, str]:
         await self.start()
         if self.shutting_down:
@@ -229,7 +244,7 @@ class SessionService:
                 ErrorCodes.SESSION_LIMIT, f"you hold {limit} sessions already; close one first"
             ).with_detail("max_sessions_per_client", limit)
         session_id = str(uuid.uuid4())
-        agent = await self._new_agent(SessionContext(session_id, owner))
+        agent = await self._new_agent(SessionContext(session_id, principal))
         session = Session(session_id, agent, self.options, self.append)
         token = secrets.token_urlsafe(24)
         lease = await self.leases.acquire(session.id, self.node_id, self.options.lease_ttl)
@@ -385,6 +400,7 @@ class SessionService:
         on_lost: Callable[[str, str], None],
         owner: str | None = None,
         quota_key: str | None = None,
+        principal: Principal | None = None,
     ) -> tuple[Attachment, bool] | None:
         """Continue a verified signed state: take its session back if it still lives, else a new one.
 
@@ -402,7 +418,9 @@ class SessionService:
                 record, position, connection_id=connection_id, deliver=deliver, on_lost=on_lost
             )
             return None if live is None else (live, True)
-        session, token = await self._new_session(owner=owner, connection_id=connection_id, quota_key=quota_key)
+        session, token = await self._new_session(
+            owner=owner, connection_id=connection_id, quota_key=quota_key, principal=principal
+        )
         result = self.state.restore_session_from_state(session, state)
         attachment = await self._attach(session.id, connection_id, 0, deliver, on_lost)
         attachment.subscription.start()
@@ -463,6 +481,26 @@ class SessionService:
             ),
         )
         return attachment
+
+    async def subscribe(self, session_id: str, after_seq: int = 0) -> AsyncIterator[dict[str, Any]]:
+        """Every sequenced frame of a session after ``after_seq``, then live ones, until it ends.
+
+        For transports of your own (an SSE endpoint, a test): a connection of this server uses
+        :meth:`create`/:meth:`resume`, which attach the session as well. Ends after ``agent.session_end``.
+        """
+        queue: asyncio.Queue[LogEntry] = asyncio.Queue()
+        subscription = await self.events.subscribe(session_id, after_seq, queue.put_nowait)
+        try:
+            for entry in subscription.window.entries:
+                yield _frozen(entry)
+            subscription.start()
+            while True:
+                frame = _frozen(await queue.get())
+                yield frame
+                if frame.get("event") == AgentEvents.SESSION_END:
+                    return
+        finally:
+            await self.events.unsubscribe(subscription)
 
     async def check_sent(self, session_id: str, seq: int | None) -> None:
         if seq is None:

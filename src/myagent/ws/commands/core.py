@@ -26,6 +26,7 @@ async def create_session(ctx: CommandContext, frame: InboundFrame) -> None:
         on_lost=ctx.peer.session_lost,
         owner=ctx.owner,
         quota_key=ctx.quota_key,
+        principal=ctx.principal,
     )
     ctx.attached[attachment.session_id] = attachment
 

@@ -47,6 +47,7 @@ async def reconnect_with_state(ctx: CommandContext, frame: InboundFrame) -> None
         on_lost=ctx.peer.session_lost,
         owner=ctx.owner,
         quota_key=ctx.quota_key,
+        principal=ctx.principal,
     )
     if restored is None:
         return
