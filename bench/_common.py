@@ -136,6 +136,10 @@ def our_server_argv(port: int, *extra: str, heartbeat: float | None = 0, agent: 
         "warning",
         "--state-secret-key",
         "bench-secret",
+        # The load generator is one client address opening thousands of connections and sessions:
+        # lift the per-client limits that exist to stop exactly that (docs/security.md).
+        *("--max-connections-per-client", "1000000", "--max-sessions-per-client", "1000000"),
+        *("--max-sessions", "1000000", "--frames-per-second", "1000000", "--frame-burst", "1000000"),
         *extra,
     ]
 

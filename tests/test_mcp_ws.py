@@ -48,7 +48,7 @@ async def test_mcp_tool_round_trip_over_websocket(fake_openai: FakeOpenAIServer,
         assert call["metadata"]["tool_name"] == "get_city_time"
         assert call["metadata"]["tool_args"] == {"city": "Tokyo"}
         result = next(f for f in frames if f["event"] == "agent.tool_result")
-        assert result["metadata"]["status"] == "ok"
+        assert result["metadata"]["status"] == "success"
         assert result["metadata"]["data"]["timezone"] == "Asia/Tokyo"
         assert "Asia/Tokyo" in result["content"]
         assert answer_text(frames) == "In Tokyo it is evening."

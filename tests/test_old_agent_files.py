@@ -10,7 +10,7 @@ import pytest
 
 from myagent import create_react_agent, create_toolcall_agent
 from myagent.agent import ToolCallFinished
-from myagent.llm import ScriptedModel, call
+from myagent.llm import ScriptedModel, call, close_shared_clients
 from myagent.tool import BaseTool as CurrentBaseTool
 from myagent.tool import ToolResult as CurrentToolResult
 from myagent.tool.base_tool import BaseTool, ToolResult
@@ -124,7 +124,10 @@ async def test_tool_choice_is_passed_to_the_model_endpoint(fake_openai: FakeOpen
         tools=[Echo()],
         tool_choice=choice,  # type: ignore[arg-type]
     )
-    assert await agent.run("hi") == "ok"
+    try:
+        assert await agent.run("hi") == "ok"
+    finally:
+        await close_shared_clients()  # a library user closes the shared HTTP client when done
     assert fake_openai.requests[0]["tool_choice"] == choice
 
 
