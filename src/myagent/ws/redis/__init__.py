@@ -1,0 +1,69 @@
+"""Redis backends of the four storage seams: several server processes share sessions through one Redis.
+
+>>> backends = connect_redis_backends("redis://localhost:6379/0")
+>>> store, event_log, control, leases = backends
+
+Needs the ``redis`` extra (``pip install 'myagent[redis]'``) and Redis 7 or later.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from redis.asyncio import Redis
+
+from myagent.ws.redis.control import RedisControlBus
+from myagent.ws.redis.event_log import RedisEventLog
+from myagent.ws.redis.keys import Keys
+from myagent.ws.redis.lease import RedisLeases
+from myagent.ws.redis.store import RedisSessionStore
+
+__all__ = [
+    "Keys",
+    "RedisBackends",
+    "RedisControlBus",
+    "RedisEventLog",
+    "RedisLeases",
+    "RedisSessionStore",
+    "connect_redis_backends",
+]
+
+
+class RedisBackends(NamedTuple):
+    """The four seams on one client; unpacks as ``store, event_log, control, leases``."""
+
+    store: RedisSessionStore
+    event_log: RedisEventLog
+    control: RedisControlBus
+    leases: RedisLeases
+
+    @property
+    def client(self) -> Redis:
+        return self.store.client
+
+    async def aclose(self) -> None:
+        """Stop the readers and listeners, then close the client's connections."""
+        await self.event_log.aclose()
+        await self.control.aclose()
+        await self.client.aclose()
+
+
+def connect_redis_backends(
+    url: str, *, prefix: str = "myagent", max_events: int = 1000, poll_interval: float = 1.0
+) -> RedisBackends:
+    """The four seams on the Redis at ``url`` (connections open on first use).
+
+    Args:
+        url: a redis-py URL (``redis://``, ``rediss://`` or ``unix://``).
+        prefix: first part of every key (several deployments may share a Redis).
+        max_events: events retained per session for replay (approximately, see ``RedisEventLog``).
+        poll_interval: seconds between a reader's own looks at its stream when no wake-up arrives.
+    """
+    client = Redis.from_url(url, decode_responses=False)
+    keys = Keys(prefix)
+    return RedisBackends(
+        RedisSessionStore(client, keys=keys),
+        RedisEventLog(client, keys=keys, max_events=max_events, poll_interval=poll_interval),
+        RedisControlBus(client, keys=keys),
+        RedisLeases(client, keys=keys),
+    )

@@ -1,0 +1,368 @@
+"""``RedisEventLog``: one Redis Stream per session, the entry id being the event's ``seq``.
+
+Appends go through one Lua script that checks the writer's fencing token, increments the seq,
+``XADD``s the frame (with ``seq`` and ``event_id`` spliced into its JSON) under an approximate
+``MAXLEN``, refreshes the TTLs and publishes a wake-up. The script also remembers the last few
+append ids, so an append that redis-py retries after a lost reply is not written twice.
+
+Live delivery: each node has one pub/sub connection (:class:`_Listener`) subscribed to the wake-up
+channels of the sessions it has readers for. A wake-up only tells a reader to look; the reader
+always reads the stream itself from its position, and also looks every ``poll_interval`` seconds
+and after every reconnect of the listener, so a lost wake-up delays an event but never loses it.
+Every delta is its own entry here (no coalescing: the entry is shared the moment it is appended).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from myagent.protocol.rules import format_event_id
+from myagent.ws.event_log import Deliver, EventLog, LogEntry, ReplayWindow, StaleFence, Subscription
+from myagent.ws.redis.keys import Keys
+
+__all__ = ["RedisEventLog"]
+
+logger = logging.getLogger(__name__)
+
+# KEYS: seq, events, fence, recent append ids, acked.
+# ARGV: fence ('' = unchecked), frame JSON without its closing brace, JSON of '"<session>:' (no
+#       closing quote), maxlen, ttl ms, wake-up channel, append id.
+# Returns {seq, data}, or {-1, current fence} when the writer's fence is stale.
+_APPEND = """
+local seq_key, events, fence_key, recent, acked = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local fence, head, eid, maxlen, ttl, channel, append_id =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+if fence ~= '' then
+  local current = redis.call('GET', fence_key)
+  if current ~= fence then return {-1, current or ''} end
+end
+for _, seen in ipairs(redis.call('LRANGE', recent, 0, -1)) do
+  local sep = string.find(seen, ' ', 1, true)
+  if string.sub(seen, sep + 1) == append_id then
+    local seq = string.sub(seen, 1, sep - 1)
+    local entry = redis.call('XRANGE', events, seq, seq)
+    if entry[1] then return {tonumber(seq), entry[1][2][2]} end
+  end
+end
+local seq = redis.call('INCR', seq_key)
+local data = head .. ',"seq":' .. seq .. ',"event_id":' .. eid .. seq .. '"}'
+redis.call('XADD', events, 'MAXLEN', '~', maxlen, seq .. '-0', 'd', data)
+redis.call('LPUSH', recent, seq .. ' ' .. append_id)
+redis.call('LTRIM', recent, 0, 7)
+for _, key in ipairs({seq_key, events, recent, acked}) do redis.call('PEXPIRE', key, ttl) end
+redis.call('PUBLISH', channel, seq)
+return {seq, data}
+"""
+
+# KEYS: seq, acked, events. ARGV: seq. Returns 1, or 0 if that seq was never issued.
+_ACK = """
+local seq = tonumber(ARGV[1])
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+if seq < 0 or seq > last then return 0 end
+local acked = tonumber(redis.call('GET', KEYS[2]) or '0')
+if seq > acked then
+  redis.call('SET', KEYS[2], seq, 'KEEPTTL')
+  redis.call('XTRIM', KEYS[3], 'MINID', seq + 1)
+end
+return 1
+"""
+
+
+class RedisEventLog(EventLog):
+    """Every session's events in Redis Streams, readable and appendable from any node.
+
+    Args:
+        client: a ``redis.asyncio.Redis`` (bytes replies).
+        keys: key names (prefix).
+        max_events: entries kept per session (approximately: Redis trims whole stream nodes).
+        ttl: seconds a session's log outlives its last append.
+        poll_interval: seconds between a reader's own looks at the stream when no wake-up came.
+    """
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        keys: Keys | None = None,
+        max_events: int = 1000,
+        ttl: float = 7 * 86400,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.client = client
+        self.keys = keys or Keys()
+        self.max_events = max_events
+        self.ttl_ms = int(ttl * 1000)
+        self.poll_interval = poll_interval
+        self._append = client.register_script(_APPEND)
+        self._ack = client.register_script(_ACK)
+        self._listener = _Listener(client)
+        self._readers: dict[Subscription, _Reader] = {}
+
+    async def append(self, session_id: str, frame: dict[str, Any], *, fence: int | None = None) -> LogEntry:
+        frame.pop("seq", None)
+        frame.pop("event_id", None)
+        head = json.dumps(frame, ensure_ascii=False, separators=(",", ":"), default=str)[:-1]
+        eid = json.dumps(format_event_id(session_id, 0)[:-1], ensure_ascii=False)[:-1]
+        keys = self.keys
+        seq, data = await self._append(
+            keys=[
+                keys.seq(session_id),
+                keys.events(session_id),
+                keys.fence(session_id),
+                f"{keys.session(session_id)}:appends",
+                keys.acked(session_id),
+            ],
+            args=[
+                "" if fence is None else str(fence),
+                _utf8(head),
+                _utf8(eid),
+                self.max_events,
+                self.ttl_ms,
+                keys.wake(session_id),
+                uuid.uuid4().hex,
+            ],
+        )
+        if int(seq) < 0:
+            raise StaleFence(f"session {session_id}: fence {fence} is stale (current {data!r})")
+        return _entry(session_id, int(seq), data)
+
+    async def read(self, session_id: str, after_seq: int) -> ReplayWindow:
+        after_seq = max(after_seq, 0)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.xrange(self.keys.events(session_id), f"{after_seq + 1}-0", "+")
+            pipe.get(self.keys.seq(session_id))
+            raw, last = await pipe.execute()
+        entries = [_entry(session_id, _seq_of(entry_id), fields[b"d"]) for entry_id, fields in raw]
+        last_seq = int(last or 0)
+        first = entries[0].seq if entries else last_seq + 1
+        missing = (after_seq + 1, first - 1) if after_seq + 1 < first and after_seq < last_seq else None
+        return ReplayWindow(entries, missing, last_seq)
+
+    async def ack(self, session_id: str, seq: int) -> bool:
+        keys = [self.keys.seq(session_id), self.keys.acked(session_id), self.keys.events(session_id)]
+        return bool(await self._ack(keys=keys, args=[seq]))
+
+    async def last_seq(self, session_id: str) -> int:
+        return int(await self.client.get(self.keys.seq(session_id)) or 0)
+
+    async def subscribe(self, session_id: str, after_seq: int | None, deliver: Deliver) -> Subscription:
+        reader = _Reader(self, session_id)
+        # Listen first, read second: an event appended in between is then seen by the reader.
+        await self._listener.watch(self.keys.wake(session_id), reader)
+        try:
+            if after_seq is None:
+                after_seq = int(await self.client.get(self.keys.acked(session_id)) or 0)
+            window = await self.read(session_id, after_seq)
+        except BaseException:
+            await self._listener.unwatch(self.keys.wake(session_id), reader)
+            raise
+        subscription = Subscription(session_id, window, deliver)
+        reader.start(subscription, max(after_seq, window.last_seq))
+        self._readers[subscription] = reader
+        return subscription
+
+    async def unsubscribe(self, subscription: Subscription) -> None:
+        subscription.close()
+        reader = self._readers.pop(subscription, None)
+        if reader is not None:
+            await reader.stop()
+            await self._listener.unwatch(self.keys.wake(subscription.session_id), reader)
+
+    async def drop(self, session_id: str) -> None:
+        for subscription in [s for s in self._readers if s.session_id == session_id]:
+            await self.unsubscribe(subscription)
+        keys = self.keys
+        await self.client.delete(
+            keys.events(session_id), keys.seq(session_id), keys.acked(session_id), f"{keys.session(session_id)}:appends"
+        )
+
+    async def aclose(self) -> None:
+        """Stop every reader and the pub/sub listener (the client stays open: it is the caller's)."""
+        for subscription in list(self._readers):
+            await self.unsubscribe(subscription)
+        await self._listener.aclose()
+
+
+class _Reader:
+    """Delivers one subscription's new entries, in order, from the stream itself."""
+
+    def __init__(self, log: RedisEventLog, session_id: str) -> None:
+        self.log = log
+        self.session_id = session_id
+        self.position = 0
+        self.woken = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self, subscription: Subscription, position: int) -> None:
+        self.position = position
+        self.task = asyncio.create_task(self._run(subscription), name=f"redis-reader-{self.session_id}")
+
+    def wake(self) -> None:
+        self.woken.set()
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+
+    async def _run(self, subscription: Subscription) -> None:
+        while not subscription.closed:
+            try:
+                await self._catch_up(subscription)
+            except RedisError as exc:  # Redis away: try again on the next wake-up or poll
+                logger.warning("session %s: reading new events failed (%s); retrying", self.session_id, exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.woken.wait(), self.log.poll_interval)
+            self.woken.clear()
+
+    async def _catch_up(self, subscription: Subscription) -> None:
+        """Deliver every entry after :attr:`position`; report (and skip) any range trimmed before it was read."""
+        while True:
+            raw: Any = await self.log.client.xrange(
+                self.log.keys.events(self.session_id), f"{self.position + 1}-0", "+", count=500
+            )
+            if not raw:
+                return
+            for entry_id, fields in raw:
+                seq = _seq_of(entry_id)
+                if seq != self.position + 1:
+                    logger.error(
+                        "session %s: events %d..%d were trimmed before this node read them",
+                        self.session_id,
+                        self.position + 1,
+                        seq - 1,
+                    )
+                self.position = seq
+                subscription.push(_entry(self.session_id, seq, fields[b"d"]))
+            if subscription.closed:
+                return
+
+
+class _Listener:
+    """One pub/sub connection per node: subscribes to the wake-up channels its readers need.
+
+    redis-py's pub/sub re-subscribes after a reconnect but cannot replay what was published in
+    between, so every (re)connect wakes every reader, which then reads the stream itself.
+    """
+
+    def __init__(self, client: Redis) -> None:
+        self.client = client
+        self.readers: dict[str, set[_Reader]] = {}
+        self.pubsub: PubSub | None = None
+        self.task: asyncio.Task[None] | None = None
+        self._subscribed: dict[str, asyncio.Event] = {}
+        self._lock = asyncio.Lock()
+
+    async def watch(self, channel: str, reader: _Reader) -> None:
+        readers = self.readers.setdefault(channel, set())
+        readers.add(reader)
+        if len(readers) > 1:
+            return
+        confirmed = self._subscribed[channel] = asyncio.Event()
+        async with self._lock:
+            pubsub = await self._ensure()
+            await pubsub.subscribe(channel)
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._run(), name="redis-wakeups")
+        with contextlib.suppress(TimeoutError):  # an unconfirmed subscription is covered by polling
+            await asyncio.wait_for(confirmed.wait(), 5.0)
+
+    async def unwatch(self, channel: str, reader: _Reader) -> None:
+        readers = self.readers.get(channel)
+        if readers is None:
+            return
+        readers.discard(reader)
+        if readers:
+            return
+        del self.readers[channel]
+        self._subscribed.pop(channel, None)
+        if self.pubsub is not None:
+            with contextlib.suppress(RedisError):
+                async with self._lock:
+                    await self.pubsub.unsubscribe(channel)
+
+    async def _ensure(self) -> PubSub:
+        if self.pubsub is None:
+            self.pubsub = self.client.pubsub(ignore_subscribe_messages=False)
+        return self.pubsub
+
+    async def _on_connect(self, connection: object) -> None:
+        # Runs on every (re)connect of the pub/sub connection: what was published meanwhile is lost.
+        for readers in list(self.readers.values()):
+            for reader in readers:
+                reader.wake()
+
+    async def _run(self) -> None:
+        delay = 0.05
+        while self.readers:
+            pubsub = await self._ensure()
+            try:
+                if pubsub.connection is not None:
+                    pubsub.connection.register_connect_callback(self._on_connect)
+                message = await pubsub.get_message(timeout=1.0)
+                delay = 0.05
+            except (RedisError, OSError) as exc:
+                logger.warning("redis wake-ups: connection lost (%s); reconnecting in %.2f s", exc, delay)
+                await self._reset()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                await self._resubscribe()
+                continue
+            if message is not None:
+                self._dispatch(message)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        channel = bytes(message["channel"]).decode("utf-8", "surrogatepass")
+        if message["type"] == "subscribe":
+            confirmed = self._subscribed.get(channel)
+            if confirmed is not None:
+                confirmed.set()
+        elif message["type"] == "message":
+            for reader in self.readers.get(channel, ()):
+                reader.wake()
+
+    async def _reset(self) -> None:
+        pubsub, self.pubsub = self.pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _resubscribe(self) -> None:
+        """A fresh connection: subscribe again to every channel, then let every reader look."""
+        try:
+            async with self._lock:
+                pubsub = await self._ensure()
+                if self.readers:
+                    await pubsub.subscribe(*self.readers)
+        except (RedisError, OSError) as exc:
+            logger.warning("redis wake-ups: resubscribing failed (%s)", exc)
+            await self._reset()
+        await self._on_connect(None)
+
+    async def aclose(self) -> None:
+        self.readers.clear()
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+        await self._reset()
+
+
+def _seq_of(entry_id: bytes) -> int:
+    return int(entry_id.split(b"-", 1)[0])
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _entry(session_id: str, seq: int, data: bytes) -> LogEntry:
+    return LogEntry.from_data(seq, format_event_id(session_id, seq), bytes(data).decode("utf-8", "surrogatepass"))

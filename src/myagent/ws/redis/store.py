@@ -1,0 +1,170 @@
+"""``RedisSessionStore``: session records in Redis, one hash per session, each field a JSON value.
+
+A record is a hash so that :meth:`update` writes only the fields it changes (two processes
+changing different fields never undo each other). Indexes (every id, ids by node and by owner, and
+the deadlines of detached sessions) are kept by the same Lua scripts that write the record, so
+``count`` and ``claim_expired`` never see a half-written session.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, cast
+
+from redis.asyncio import Redis
+
+from myagent.ws.redis.keys import Keys
+from myagent.ws.store import SessionRecord, SessionStore
+
+__all__ = ["RedisSessionStore"]
+
+_FIELDS = tuple(field.name for field in dataclasses.fields(SessionRecord))
+
+# Shared by both scripts: take a session out of the indexes / put it back from its hash's fields.
+_INDEX_HELPERS = """
+local function field(key, name)
+  local raw = redis.call('HGET', key, name)
+  if not raw then return nil end
+  local value = cjson.decode(raw)
+  if value == cjson.null then return nil end
+  return value
+end
+local function unindex(key, index, id)
+  local node, owner = field(key, 'node_id'), field(key, 'owner')
+  if node then redis.call('SREM', index .. 'node:' .. node, id) end
+  if owner then redis.call('SREM', index .. 'owner:' .. owner, id) end
+  redis.call('SREM', index .. 'all', id)
+  redis.call('ZREM', index .. 'deadlines', id)
+end
+local function reindex(key, index, id)
+  local node, owner = field(key, 'node_id'), field(key, 'owner')
+  if node then redis.call('SADD', index .. 'node:' .. node, id) end
+  if owner then redis.call('SADD', index .. 'owner:' .. owner, id) end
+  redis.call('SADD', index .. 'all', id)
+  local status, expires = field(key, 'status'), field(key, 'expires_at')
+  if status == 'detached' and expires then
+    redis.call('ZADD', index .. 'deadlines', tostring(expires), id)
+  end
+end
+"""
+
+# KEYS: record. ARGV: index prefix, id, mode ("put" | "update"), then field/value pairs.
+_WRITE = (
+    _INDEX_HELPERS
+    + """
+local key, index, id, mode = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+local exists = redis.call('EXISTS', key) == 1
+if mode == 'update' and not exists then return 0 end
+if exists then unindex(key, index, id) end
+if mode == 'put' then redis.call('DEL', key) end
+for i = 4, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
+reindex(key, index, id)
+return 1
+"""
+)
+
+# KEYS: record. ARGV: index prefix, id.
+_DELETE = (
+    _INDEX_HELPERS
+    + """
+local key, index, id = KEYS[1], ARGV[1], ARGV[2]
+if redis.call('EXISTS', key) == 0 then return 0 end
+unindex(key, index, id)
+redis.call('DEL', key)
+return 1
+"""
+)
+
+# KEYS: none (record keys are derived). ARGV: index prefix, key prefix, now, batch size.
+# Returns the claimed records as flat HGETALL arrays; each is removed here, so one caller gets it.
+_CLAIM = (
+    _INDEX_HELPERS
+    + """
+local index, prefix, now, batch = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local due = redis.call('ZRANGEBYSCORE', index .. 'deadlines', '-inf', now, 'LIMIT', 0, batch)
+local claimed = {}
+for _, id in ipairs(due) do
+  local key = prefix .. ':{' .. id .. '}:record'
+  local status, expires = field(key, 'status'), field(key, 'expires_at')
+  if status == 'detached' and expires and expires <= tonumber(now) then
+    claimed[#claimed + 1] = redis.call('HGETALL', key)
+    unindex(key, index, id)
+    redis.call('DEL', key)
+  else
+    redis.call('ZREM', index .. 'deadlines', id)
+  end
+end
+return claimed
+"""
+)
+
+
+class RedisSessionStore(SessionStore):
+    """Session records shared by every node on one Redis.
+
+    Args:
+        client: a ``redis.asyncio.Redis`` (bytes replies, ``decode_responses=False``).
+        keys: key names (prefix).
+        claim_batch: most records one ``claim_expired`` call takes.
+    """
+
+    def __init__(self, client: Redis, *, keys: Keys | None = None, claim_batch: int = 100) -> None:
+        self.client = client
+        self.keys = keys or Keys()
+        self.claim_batch = claim_batch
+        self._write = client.register_script(_WRITE)
+        self._claim = client.register_script(_CLAIM)
+        self._delete = client.register_script(_DELETE)
+
+    async def put(self, record: SessionRecord) -> None:
+        pairs = _encode({name: getattr(record, name) for name in _FIELDS})
+        await self._write(keys=[self.keys.record(record.id)], args=[self.keys.index, record.id, "put", *pairs])
+
+    async def get(self, session_id: str) -> SessionRecord | None:
+        raw: dict[bytes, bytes] = await cast(Any, self.client).hgetall(self.keys.record(session_id))
+        return _decode(raw) if raw else None
+
+    async def delete(self, session_id: str) -> bool:
+        removed = await self._delete(keys=[self.keys.record(session_id)], args=[self.keys.index, session_id])
+        return bool(removed)
+
+    async def update(self, session_id: str, **changes: Any) -> SessionRecord | None:
+        unknown = set(changes) - set(_FIELDS)
+        if unknown:
+            raise TypeError(f"SessionRecord has no field {sorted(unknown)[0]!r}")
+        pairs = _encode(changes)
+        written = await self._write(
+            keys=[self.keys.record(session_id)], args=[self.keys.index, session_id, "update", *pairs]
+        )
+        return await self.get(session_id) if written else None
+
+    async def claim_expired(self, now: float) -> list[SessionRecord]:
+        claimed = await self._claim(args=[self.keys.index, self.keys.prefix, repr(now), self.claim_batch])
+        records = []
+        for flat in claimed:
+            records.append(_decode(dict(zip(flat[::2], flat[1::2], strict=True))))
+        return records
+
+    async def count(self, *, node_id: str | None = None, owner: str | None = None) -> int:
+        sets = [self.keys.index + "all"]
+        if node_id is not None:
+            sets.append(f"{self.keys.index}node:{node_id}")
+        if owner is not None:
+            sets.append(f"{self.keys.index}owner:{owner}")
+        if len(sets) == 1:
+            return int(await cast(Any, self.client).scard(sets[0]))
+        return int(await cast(Any, self.client).sintercard(len(sets[1:]), sets[1:]))
+
+
+def _encode(values: dict[str, Any]) -> list[str]:
+    pairs: list[str] = []
+    for name, value in values.items():
+        # ASCII-only JSON: a lone surrogate from a hostile client survives the trip through UTF-8.
+        pairs += [name, json.dumps(value, separators=(",", ":"))]
+    return pairs
+
+
+def _decode(raw: dict[bytes, bytes]) -> SessionRecord:
+    values = {key.decode(): json.loads(value) for key, value in raw.items()}
+    return SessionRecord(**{name: value for name, value in values.items() if name in _FIELDS})
