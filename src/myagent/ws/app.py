@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from myagent._version import __version__
+from myagent.errors import ConfigError
 from myagent.ui import ConsoleFiles
 from myagent.ws.connection import Connection
 from myagent.ws.control import ControlBus
@@ -39,8 +40,9 @@ def build_service(
     control: ControlBus | None = None,
     leases: LeaseManager | None = None,
     node_id: str | None = None,
+    redis_url: str | None = None,
 ) -> SessionService:
-    """A :class:`SessionService` with the state manager the options describe."""
+    """A :class:`SessionService` with the state manager the options describe (and Redis seams for ``redis_url``)."""
     state = StateManager(
         resolve_secret_key(state_secret_key),
         previous_keys=options.state_previous_keys,
@@ -49,7 +51,11 @@ def build_service(
         max_messages=options.state_max_messages,
         encrypt=options.state_encrypt,
     )
-    return SessionService(
+    redis = _connect_redis(redis_url, options) if redis_url else None
+    if redis is not None:
+        store, event_log = store or redis.store, event_log or redis.event_log
+        control, leases = control or redis.control, leases or redis.leases
+    service = SessionService(
         agent_factory,
         options,
         state=state,
@@ -59,6 +65,17 @@ def build_service(
         leases=leases,
         node_id=node_id,
     )
+    if redis is not None:
+        service.closers.append(redis.aclose)
+    return service
+
+
+def _connect_redis(url: str, options: ServerOptions) -> Any:
+    try:
+        from myagent.ws.redis import connect_redis_backends
+    except ImportError as exc:
+        raise ConfigError("a Redis URL needs the redis extra: pip install 'myagent[redis]'") from exc
+    return connect_redis_backends(url, max_events=options.retention_events)
 
 
 class Gateway:
@@ -99,6 +116,7 @@ def create_app(
     control: ControlBus | None = None,
     leases: LeaseManager | None = None,
     node_id: str | None = None,
+    redis_url: str | None = None,
     **kwargs: Any,
 ) -> Starlette:
     """A Starlette app serving ``agent_factory_func`` agents; mount it in an existing app if you like.
@@ -110,6 +128,7 @@ def create_app(
         service: an existing service (used by ``AgentWebSocketServer``).
         store, event_log, control, leases: storage seams shared with other processes (in-memory by default).
         node_id: this process's name among several.
+        redis_url: keep sessions in this Redis so that other processes on it can serve them.
 
     Raises:
         TypeError: an unknown option.
@@ -124,6 +143,7 @@ def create_app(
             control=control,
             leases=leases,
             node_id=node_id,
+            redis_url=redis_url,
         )
     gateway = Gateway(service)
 

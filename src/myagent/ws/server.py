@@ -76,6 +76,8 @@ class AgentWebSocketServer:
         store, event_log, control, leases: storage seams shared with other processes (in-memory by
             default; see docs/server.md).
         node_id: this process's name among several (random when omitted).
+        redis_url: keep sessions in this Redis (seams not passed explicitly), so that other
+            processes on it can serve them (see docs/deploy.md).
         **options: any :class:`~myagent.ws.options.ServerOptions` field.
 
     Raises:
@@ -94,6 +96,7 @@ class AgentWebSocketServer:
         control: ControlBus | None = None,
         leases: LeaseManager | None = None,
         node_id: str | None = None,
+        redis_url: str | None = None,
         **options: Any,
     ) -> None:
         self.host = host
@@ -108,6 +111,7 @@ class AgentWebSocketServer:
             control=control,
             leases=leases,
             node_id=node_id,
+            redis_url=redis_url,
         )
         self.app = create_app(agent_factory_func, service=self.service)
         self.gateway: Gateway = self.app.state.gateway

@@ -17,7 +17,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,6 +115,7 @@ class SessionService:
         self.shutting_down = False
         self._started = False
         self._sweeper_task: asyncio.Task[None] | None = None
+        self.closers: list[Callable[[], Awaitable[None]]] = []  # run last on shutdown (backends built for us)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -146,6 +147,8 @@ class SessionService:
             task.cancel()
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
+        for close in self.closers:
+            await close()
 
     async def _receive_control(self, command: ControlCommand) -> ControlResult:
         """A command from another process (or this one) for a session this process runs or serves."""
@@ -494,7 +497,8 @@ class SessionService:
             show = render_show_content(out.event, out.content, out.metadata, self.language)
             if show is not None:
                 frame["show_content"] = show
-        entry = await self.events.append(session_id, frame)
+        lease = self.held.get(session_id)  # a shared log refuses a writer whose lease was taken since
+        entry = await self.events.append(session_id, frame, fence=None if lease is None else lease.fence)
         if entry is not None:
             return entry.seq
         return await self.events.last_seq(session_id)

@@ -1,0 +1,158 @@
+"""Two servers on one Redis over real sockets: any node serves any session.
+
+The session's run stays on the node that created it (A); a client that comes back on B gets
+every missed event exactly once and then the live ones, and its confirmation answers and cancels
+travel to A over Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from myagent.errors import ProtocolError
+from myagent.llm import ScriptedReply, call
+from myagent.ws.redis import RedisEventLog
+from myagent.ws.server import AgentWebSocketServer
+from tests.harness import WAIT, Client, answer_text, running_server
+from tests.test_ws_resume import Danger, Models, drop, expect_resumed, reconnect, sequenced
+
+ANSWER = "".join(f"[{i:02d}] node to node; " for i in range(12))
+CLOSING = ("agent.final_answer", "agent.error", "agent.interrupted")
+
+
+Nodes = tuple[AgentWebSocketServer, AgentWebSocketServer]
+
+
+@contextlib.asynccontextmanager
+async def two_nodes(factory: Models, redis_url: str) -> AsyncIterator[Nodes]:
+    """Two servers built from ``redis_url`` alone (as ``--redis-url`` does), each with its own connections."""
+    async with (
+        running_server(factory, redis_url=redis_url, grace_period=60) as a,
+        running_server(factory, redis_url=redis_url, grace_period=60) as b,
+    ):
+        assert a.service.node_id != b.service.node_id
+        assert isinstance(a.service.events, RedisEventLog) and a.service.events is not b.service.events
+        yield a, b
+
+
+async def shared_log(server: AgentWebSocketServer, session_id: str) -> list[dict[str, Any]]:
+    """What Redis holds of the session, read through a node."""
+    window = await server.service.events.read(session_id, 0)
+    assert window.missing is None
+    return [json.loads(entry.seal()) for entry in window.entries]
+
+
+def assert_exactly_once(stream: list[dict[str, Any]], log: list[dict[str, Any]]) -> None:
+    assert [f["seq"] for f in stream] == list(range(1, len(log) + 1))
+    assert [(f["event_id"], f["event"], f.get("content")) for f in stream] == [
+        (f["event_id"], f["event"], f.get("content")) for f in log
+    ]
+
+
+async def test_drop_on_a_resume_on_b_replays_every_missed_event_once_then_goes_live(redis_url: str) -> None:
+    factory = Models(lambda: [ScriptedReply(ANSWER, chunk_size=3, hold_after=5)])
+    async with two_nodes(factory, redis_url) as (a, b):
+        client = await Client.connect(a.url)
+        await client.create_session()
+        sid, token = client.session_id, client.resume_token
+        assert sid is not None
+        await client.send("user.message", session_id=sid, content="go")
+        await client.expect("agent.partial_answer")
+        before = sequenced(client.frames)
+        await drop(client)  # mid-answer: A goes on appending until the model pauses
+        await asyncio.wait_for(factory.last.holding.wait(), WAIT)
+
+        resumed = await reconnect(b, sid, token, last_seq=before[-1]["seq"])
+        notice = await expect_resumed(resumed)
+        missed = notice["metadata"]["last_seq"] - before[-1]["seq"]
+        assert missed > 0 and notice["metadata"]["replay_count"] == missed
+        assert a.service.host.get(sid) is not None and b.service.host.get(sid) is None  # the run stays on A
+        factory.last.release()  # now live events flow from A through Redis to B
+        await resumed.expect("agent.final_answer")
+
+        stream = before + sequenced(resumed.frames)
+        assert_exactly_once(stream, await shared_log(b, sid))
+        assert answer_text(stream) == ANSWER == stream[-1]["content"]
+        await resumed.close()
+
+
+def danger_script() -> list[Any]:
+    return [ScriptedReply("", tool_calls=[call("danger", {}, id="call_x")]), "Done."]
+
+
+async def move_to_b(a: AgentWebSocketServer, b: AgentWebSocketServer) -> tuple[Client, str, dict[str, Any]]:
+    """Create on A, start a run that asks for confirmation, drop, resume on B: the confirmation is asked again."""
+    client = await Client.connect(a.url)
+    await client.create_session()
+    sid = client.session_id
+    assert sid is not None
+    await client.send("user.message", session_id=sid, content="do the dangerous thing")
+    confirm = await client.expect("agent.user_confirm")
+    seen = sequenced(client.frames)[-1]["seq"]
+    await drop(client)
+    resumed = await reconnect(b, sid, client.resume_token, last_seq=seen)
+    await expect_resumed(resumed)
+    again = await resumed.expect("agent.user_confirm")
+    assert again["step_id"] == confirm["step_id"]
+    return resumed, sid, confirm
+
+
+async def test_a_confirmation_answered_on_b_reaches_the_run_on_a(redis_url: str) -> None:
+    factory = Models(danger_script, Danger)
+    async with two_nodes(factory, redis_url) as (a, b):
+        client, sid, confirm = await move_to_b(a, b)
+        await client.send("user.response", session_id=sid, step_id=confirm["step_id"], content={"confirmed": True})
+        frames = await client.collect_until(*CLOSING)
+        result = next(f for f in frames if f["event"] == "agent.tool_result")
+        assert result["metadata"]["status"] != "refused" and "done it" in result["content"]
+        assert frames[-1]["event"] == "agent.final_answer"
+        danger = factory.tools[-1][0]
+        assert isinstance(danger, Danger) and danger.runs == 1
+        await client.close()
+
+
+async def test_a_cancel_on_b_stops_the_run_on_a(redis_url: str) -> None:
+    factory = Models(lambda: [ScriptedReply(ANSWER, chunk_size=3, hold_after=2), "next"])
+    async with two_nodes(factory, redis_url) as (a, b):
+        client = await Client.connect(a.url)
+        await client.create_session()
+        sid = client.session_id
+        await client.send("user.message", session_id=sid, content="go")
+        await asyncio.wait_for(factory.last.holding.wait(), WAIT)
+        await drop(client)
+        resumed = await reconnect(b, sid, client.resume_token, last_seq=0)
+        await expect_resumed(resumed)
+        await resumed.send("user.cancel", session_id=sid)
+        frames = await resumed.collect_until(*CLOSING)
+        assert frames[-1]["event"] == "agent.interrupted"
+        session = a.service.host.get(sid or "")
+        assert session is not None and not session.busy
+        await resumed.close()
+
+
+async def test_two_answers_through_a_and_b_at_once_exactly_one_wins(redis_url: str) -> None:
+    factory = Models(danger_script, Danger)
+    async with two_nodes(factory, redis_url) as (a, b):
+        client, sid, confirm = await move_to_b(a, b)
+        step_id = confirm["step_id"]
+        outcomes = await asyncio.gather(
+            a.service.command(sid, "answer", step_id=step_id, confirmed=True),
+            b.service.command(sid, "answer", step_id=step_id, confirmed=False),
+            return_exceptions=True,
+        )
+        won = [o for o in outcomes if not isinstance(o, BaseException)]
+        lost = [o for o in outcomes if isinstance(o, BaseException)]
+        assert len(won) == 1 and len(lost) == 1
+        assert isinstance(lost[0], ProtocolError) and lost[0].code == "STEP_ALREADY_ANSWERED"
+        frames = await client.collect_until(*CLOSING)
+        results = [f for f in frames if f["event"] == "agent.tool_result"]
+        assert len(results) == 1
+        danger = factory.tools[-1][0]
+        assert isinstance(danger, Danger)
+        ran = outcomes[0] is won[0]  # A said yes, B said no: the tool ran only if A's answer won
+        assert danger.runs == (1 if ran else 0)
+        await client.close()
