@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from myagent.ws.redis.control import RedisControlBus
 from myagent.ws.redis.event_log import RedisEventLog
@@ -37,19 +37,22 @@ class RedisBackends(NamedTuple):
     control: RedisControlBus
     leases: RedisLeases
 
-    @property
-    def client(self) -> Redis:
-        return self.store.client
-
     async def aclose(self) -> None:
-        """Stop the readers and listeners, then close the client's connections."""
+        """Stop the readers and listeners, then close the clients' connections."""
         await self.event_log.aclose()
         await self.control.aclose()
-        await self.client.aclose()
+        await self.store.client.aclose()
+        await self.control.client.aclose()
 
 
 def connect_redis_backends(
-    url: str, *, prefix: str = "myagent", max_events: int = 1000, poll_interval: float = 1.0
+    url: str,
+    *,
+    prefix: str = "myagent",
+    max_events: int = 1000,
+    poll_interval: float = 1.0,
+    max_connections: int = 64,
+    pool_timeout: float = 20.0,
 ) -> RedisBackends:
     """The four seams on the Redis at ``url`` (connections open on first use).
 
@@ -58,12 +61,19 @@ def connect_redis_backends(
         prefix: first part of every key (several deployments may share a Redis).
         max_events: events retained per session for replay (approximately, see ``RedisEventLog``).
         poll_interval: seconds between a reader's own looks at its stream when no wake-up arrives.
+        max_connections: connections of this process for commands; more concurrent commands wait
+            for one (up to ``pool_timeout`` seconds, then ``redis.ConnectionError``).
+        pool_timeout: see ``max_connections``.
     """
-    client = Redis.from_url(url, decode_responses=False)
+    pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=pool_timeout)
+    client = Redis.from_pool(pool)
+    # The control bus's blocking reads (XREAD BLOCK, BLPOP) hold a connection each: their own pool,
+    # so they never starve the appends.
+    blocking = Redis.from_url(url)
     keys = Keys(prefix)
     return RedisBackends(
         RedisSessionStore(client, keys=keys),
         RedisEventLog(client, keys=keys, max_events=max_events, poll_interval=poll_interval),
-        RedisControlBus(client, keys=keys),
+        RedisControlBus(blocking, keys=keys),
         RedisLeases(client, keys=keys),
     )

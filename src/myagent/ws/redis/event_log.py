@@ -23,13 +23,15 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from myagent.protocol.rules import format_event_id
 from myagent.ws.event_log import Deliver, EventLog, LogEntry, ReplayWindow, StaleFence, Subscription
 from myagent.ws.redis.keys import Keys
 
 __all__ = ["RedisEventLog"]
+
+_Pending = tuple[list[str], list[Any], "asyncio.Future[Any]"]
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +108,9 @@ class RedisEventLog(EventLog):
         self._ack = client.register_script(_ACK)
         self._listener = _Listener(client)
         self._readers: dict[Subscription, _Reader] = {}
+        self._queue: list[_Pending] = []
+        self.inflight: dict[str, int] = {}  # sessions with appends of this node awaiting their reply
+        self._flusher: asyncio.Task[None] | None = None
 
     async def append(self, session_id: str, frame: dict[str, Any], *, fence: int | None = None) -> LogEntry:
         frame.pop("seq", None)
@@ -113,27 +118,91 @@ class RedisEventLog(EventLog):
         head = json.dumps(frame, ensure_ascii=False, separators=(",", ":"), default=str)[:-1]
         eid = json.dumps(format_event_id(session_id, 0)[:-1], ensure_ascii=False)[:-1]
         keys = self.keys
-        seq, data = await self._append(
-            keys=[
-                keys.seq(session_id),
-                keys.events(session_id),
-                keys.fence(session_id),
-                f"{keys.session(session_id)}:appends",
-                keys.acked(session_id),
-            ],
-            args=[
-                "" if fence is None else str(fence),
-                _utf8(head),
-                _utf8(eid),
-                self.max_events,
-                self.ttl_ms,
-                keys.wake(session_id),
-                uuid.uuid4().hex,
-            ],
-        )
+        self.inflight[session_id] = self.inflight.get(session_id, 0) + 1
+        try:
+            seq, data = await self._batched_append(
+                [
+                    keys.seq(session_id),
+                    keys.events(session_id),
+                    keys.fence(session_id),
+                    f"{keys.session(session_id)}:appends",
+                    keys.acked(session_id),
+                ],
+                [
+                    "" if fence is None else str(fence),
+                    _utf8(head),
+                    _utf8(eid),
+                    self.max_events,
+                    self.ttl_ms,
+                    keys.wake(session_id),
+                    uuid.uuid4().hex,
+                ],
+            )
+        except BaseException:
+            self._settle(session_id)
+            for reader in list(self._listener.readers.get(keys.wake(session_id), ())):
+                reader.offer(None)  # wake-ups it put aside are read from the stream
+            raise
+        self._settle(session_id)
+        readers = list(self._listener.readers.get(keys.wake(session_id), ()))
         if int(seq) < 0:
+            for reader in readers:
+                reader.offer(None)
             raise StaleFence(f"session {session_id}: fence {fence} is stale (current {data!r})")
-        return _entry(session_id, int(seq), data)
+        entry = _entry(session_id, int(seq), data)
+        for reader in readers:
+            reader.offer(entry)  # this node's own readers need no round trip for what it wrote
+        return entry
+
+    def _settle(self, session_id: str) -> None:
+        left = self.inflight.pop(session_id) - 1
+        if left:
+            self.inflight[session_id] = left
+
+    async def _batched_append(self, keys: list[str], args: list[Any]) -> Any:
+        """Run the append script in the next pipelined batch (one round trip for every session's pending appends).
+
+        Appends of one session keep their order: a batch is one pipeline, sent in queue order, and
+        the next batch is sent only when the previous one has answered.
+        """
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((keys, args, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="redis-appends")
+        return await done
+
+    async def _flush(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:256], self._queue[256:]
+            try:
+                results = await self._send(batch)
+            except BaseException as exc:
+                for *_, done in batch:
+                    if not done.done():
+                        done.set_exception(exc if isinstance(exc, Exception) else RedisError("append cancelled"))
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (*_, done), result in zip(batch, results, strict=True):
+                if done.done():
+                    continue
+                if isinstance(result, Exception):
+                    done.set_exception(result)
+                else:
+                    done.set_result(result)
+
+    async def _send(self, batch: list[_Pending]) -> list[Any]:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for keys, args, _ in batch:
+                pipe.evalsha(self._append.sha, len(keys), *keys, *args)
+            results: list[Any] = await pipe.execute(raise_on_error=False)
+        unknown = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
+        if unknown:  # a restarted Redis forgot the script; NOSCRIPT means nothing ran: send those again
+            await self.client.script_load(_APPEND)
+            again = await self._send([batch[i] for i in unknown])
+            for i, result in zip(unknown, again, strict=True):
+                results[i] = result
+        return results
 
     async def read(self, session_id: str, after_seq: int) -> ReplayWindow:
         after_seq = max(after_seq, 0)
@@ -190,6 +259,9 @@ class RedisEventLog(EventLog):
         for subscription in list(self._readers):
             await self.unsubscribe(subscription)
         await self._listener.aclose()
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
 
 
 class _Reader:
@@ -201,13 +273,34 @@ class _Reader:
         self.position = 0
         self.woken = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+        self.subscription: Subscription | None = None
+        self.skipped = 0  # the highest wake-up seq left to offer() while an append was in flight
 
     def start(self, subscription: Subscription, position: int) -> None:
         self.position = position
+        self.subscription = subscription
         self.task = asyncio.create_task(self._run(subscription), name=f"redis-reader-{self.session_id}")
 
-    def wake(self) -> None:
-        self.woken.set()
+    def wake(self, seq: int | None = None) -> None:
+        """Look at the stream (``seq``: the wake-up's event; nothing to do if it was delivered already).
+
+        While this node has an append of the session in flight, the wake-up is often for that very
+        append, whose reply delivers it without a read: note the seq and let :meth:`offer` decide.
+        """
+        if seq is not None and self.log.inflight.get(self.session_id):
+            self.skipped = max(self.skipped, seq)
+        elif seq is None or seq > self.position:
+            self.woken.set()
+
+    def offer(self, entry: LogEntry | None) -> None:
+        """An append of this node answered: deliver its entry now if it is the next one, else read the stream."""
+        if entry is not None and self.subscription is not None and entry.seq == self.position + 1:
+            self.position = entry.seq
+            self.subscription.push(entry)
+        elif entry is not None and entry.seq > self.position:
+            self.woken.set()
+        if self.skipped > self.position:
+            self.woken.set()
 
     async def stop(self) -> None:
         if self.task is not None:
@@ -234,6 +327,8 @@ class _Reader:
                 return
             for entry_id, fields in raw:
                 seq = _seq_of(entry_id)
+                if seq <= self.position:
+                    continue  # offered meanwhile by an append of this node
                 if seq != self.position + 1:
                     logger.error(
                         "session %s: events %d..%d were trimmed before this node read them",
@@ -327,8 +422,9 @@ class _Listener:
             if confirmed is not None:
                 confirmed.set()
         elif message["type"] == "message":
+            seq = int(message["data"])
             for reader in self.readers.get(channel, ()):
-                reader.wake()
+                reader.wake(seq)
 
     async def _reset(self) -> None:
         pubsub, self.pubsub = self.pubsub, None
