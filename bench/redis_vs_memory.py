@@ -7,7 +7,8 @@ ours on loopback: MEMORY (the default seams) and REDIS (``--redis-url``). Rounds
 ``bench/load.py`` (N sessions send one message at once and read to the final answer; every run
 verified: gapless ``seq``, final answer == concatenation of deltas). Prints per round and in total
 delta tokens/s, frames/s, p50/p99 delta latency, server CPU, and the **ratio redis/memory**.
-Redis's own CPU is shown too: it shares the 2 cores with everything else.
+Redis's own CPU is shown too: it shares the 2 cores with everything else. Last, the time one node
+takes to read back 1,000 retained events of a session (what a resume on another node replays).
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 import psutil
 from _common import RssSampler, ServerProcess, free_port, machine, our_server_argv
 from agent_for_bench import bench_tokens
 from load import HEADER, OURS, BenchFailure, RoundResult, one_round, row, total
+
+from myagent.ws.redis import connect_redis_backends
 
 MEMORY, REDIS = "memory", "redis"
 
@@ -58,6 +62,24 @@ async def bench(args: argparse.Namespace, servers: dict[str, ServerProcess]) -> 
     return results
 
 
+async def replay_ms(url: str, events: int = 1000, tries: int = 5) -> list[float]:
+    """Milliseconds to read ``events`` retained events from Redis into entries ready to send, per try."""
+    backends = connect_redis_backends(url, max_events=events * 2)
+    try:
+        frame = {"event": "agent.partial_answer", "content": "tok042 ", "metadata": {"step": 1}}
+        await asyncio.gather(*(backends.event_log.append("replay", dict(frame)) for _ in range(events)))
+        timings = []
+        for _ in range(tries):
+            started = time.perf_counter()
+            window = await backends.event_log.read("replay", 0)
+            timings.append((time.perf_counter() - started) * 1000)
+            assert len(window.entries) == events and window.missing is None
+        await backends.event_log.drop("replay")
+        return timings
+    finally:
+        await backends.aclose()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=50)
@@ -89,6 +111,7 @@ def main() -> int:
             redis_cpu0 = sum(redis_ps.cpu_times()[:2])
             results = asyncio.run(bench(args, servers))
             redis_cpu = sum(redis_ps.cpu_times()[:2]) - redis_cpu0
+            replay = asyncio.run(replay_ms(f"redis://127.0.0.1:{redis_port}/0"))
         except BenchFailure as exc:
             print(f"\nBENCHMARK FAILED: {exc}", file=sys.stderr)
             return 1
@@ -109,6 +132,7 @@ def main() -> int:
         f"frames/s {redis.frames_per_s / memory.frames_per_s:.2f}; "
         f"redis-server CPU during the redis rounds ~{redis_cpu / redis.wall:.0%} of one core"
     )
+    print(f"replay of 1,000 events from Redis (ms, {len(replay)} tries): " + ", ".join(f"{t:.1f}" for t in replay))
     return 0
 
 
