@@ -66,7 +66,7 @@ async def replay_ms(url: str, events: int = 1000, tries: int = 5) -> list[float]
     """Milliseconds to read ``events`` retained events from Redis into entries ready to send, per try."""
     backends = connect_redis_backends(url, max_events=events * 2)
     try:
-        frame = {"event": "agent.partial_answer", "content": "tok042 ", "metadata": {"step": 1}}
+        frame = {"event": "agent.tool_result", "content": "x" * 200, "metadata": {"step": 1}}  # never merged
         await asyncio.gather(*(backends.event_log.append("replay", dict(frame)) for _ in range(events)))
         timings = []
         for _ in range(tries):

@@ -11,6 +11,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from myagent.ws.event_log import LogEntry, StaleFence
 from myagent.ws.redis import RedisBackends, connect_redis_backends
+from myagent.ws.redis.appender import APPEND_SCRIPT
 
 WAIT = 15.0
 
@@ -45,6 +46,7 @@ async def test_a_writer_whose_lease_was_taken_can_append_nothing_more(backends: 
 async def test_an_append_retried_after_a_lost_reply_is_written_once(backends: RedisBackends) -> None:
     events = backends.event_log
     keys = events.keys
+    script = backends.store.client.register_script(APPEND_SCRIPT)
     script_keys = [
         keys.seq("s1"),
         keys.events("s1"),
@@ -53,9 +55,9 @@ async def test_an_append_retried_after_a_lost_reply_is_written_once(backends: Re
         keys.acked("s1"),
     ]
     args = ["", '{"event":"x"', '"s1:', 100, 60_000, keys.wake("s1"), "append-1"]
-    first = await events._append(keys=script_keys, args=args)
+    first = await script(keys=script_keys, args=args)
     await events.append("s1", frame(2))  # another writer in between
-    again = await events._append(keys=script_keys, args=args)  # the same append sent again
+    again = await script(keys=script_keys, args=args)  # the same append sent again
     assert again == first and int(first[0]) == 1
     window = await events.read("s1", 0)
     assert [e.seq for e in window.entries] == [1, 2]

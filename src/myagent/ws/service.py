@@ -499,9 +499,9 @@ class SessionService:
                 frame["show_content"] = show
         lease = self.held.get(session_id)  # a shared log refuses a writer whose lease was taken since
         entry = await self.events.append(session_id, frame, fence=None if lease is None else lease.fence)
-        if entry is not None:
-            return entry.seq
-        return await self.events.last_seq(session_id)
+        # None: a text delta merged into an earlier entry, or (shared log) queued to be written;
+        # nothing waits for a delta's seq, so none is looked up.
+        return 0 if entry is None else entry.seq
 
     async def _checkpoint(self, session: Session) -> None:
         """After a run: keep the conversation and the plan context in the record (another process may resume)."""

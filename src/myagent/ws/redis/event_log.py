@@ -1,69 +1,37 @@
 """``RedisEventLog``: one Redis Stream per session, the entry id being the event's ``seq``.
 
-Appends go through one Lua script that checks the writer's fencing token, increments the seq,
-``XADD``s the frame (with ``seq`` and ``event_id`` spliced into its JSON) under an approximate
-``MAXLEN``, refreshes the TTLs and publishes a wake-up. The script also remembers the last few
-append ids, so an append that redis-py retries after a lost reply is not written twice.
+Appends go through one Lua script (:mod:`myagent.ws.redis.appender`) that checks the writer's
+fencing token, increments the seq, ``XADD``s the frame (with ``seq`` and ``event_id`` spliced into
+its JSON) under an approximate ``MAXLEN``, refreshes the TTLs and publishes a wake-up. The script
+also remembers the last few append ids, so an append that redis-py retries after a lost reply is
+not written twice. A node pipelines its appends and merges text deltas queued behind one another.
 
 Live delivery: each node has one pub/sub connection (:class:`_Listener`) subscribed to the wake-up
 channels of the sessions it has readers for. A wake-up only tells a reader to look; the reader
 always reads the stream itself from its position, and also looks every ``poll_interval`` seconds
 and after every reconnect of the listener, so a lost wake-up delays an event but never loses it.
-Every delta is its own entry here (no coalescing: the entry is shared the moment it is appended).
+A delta is never merged into an entry once it was sent to Redis (other nodes may have read it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import uuid
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 
-from myagent.protocol.rules import format_event_id
-from myagent.ws.event_log import Deliver, EventLog, LogEntry, ReplayWindow, StaleFence, Subscription
+from myagent.ws.event_log import Deliver, EventLog, LogEntry, ReplayWindow, Subscription
+from myagent.ws.redis.appender import Appender, entry_from, seq_of
 from myagent.ws.redis.keys import Keys
 
 __all__ = ["RedisEventLog"]
 
-_Pending = tuple[list[str], list[Any], "asyncio.Future[Any]"]
 
 logger = logging.getLogger(__name__)
-
-# KEYS: seq, events, fence, recent append ids, acked.
-# ARGV: fence ('' = unchecked), frame JSON without its closing brace, JSON of '"<session>:' (no
-#       closing quote), maxlen, ttl ms, wake-up channel, append id.
-# Returns {seq, data}, or {-1, current fence} when the writer's fence is stale.
-_APPEND = """
-local seq_key, events, fence_key, recent, acked = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local fence, head, eid, maxlen, ttl, channel, append_id =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-if fence ~= '' then
-  local current = redis.call('GET', fence_key)
-  if current ~= fence then return {-1, current or ''} end
-end
-for _, seen in ipairs(redis.call('LRANGE', recent, 0, -1)) do
-  local sep = string.find(seen, ' ', 1, true)
-  if string.sub(seen, sep + 1) == append_id then
-    local seq = string.sub(seen, 1, sep - 1)
-    local entry = redis.call('XRANGE', events, seq, seq)
-    if entry[1] then return {tonumber(seq), entry[1][2][2]} end
-  end
-end
-local seq = redis.call('INCR', seq_key)
-local data = head .. ',"seq":' .. seq .. ',"event_id":' .. eid .. seq .. '"}'
-redis.call('XADD', events, 'MAXLEN', '~', maxlen, seq .. '-0', 'd', data)
-redis.call('LPUSH', recent, seq .. ' ' .. append_id)
-redis.call('LTRIM', recent, 0, 7)
-for _, key in ipairs({seq_key, events, recent, acked}) do redis.call('PEXPIRE', key, ttl) end
-redis.call('PUBLISH', channel, seq)
-return {seq, data}
-"""
 
 # KEYS: seq, acked, events. ARGV: seq. Returns 1, or 0 if that seq was never issued.
 _ACK = """
@@ -104,105 +72,32 @@ class RedisEventLog(EventLog):
         self.max_events = max_events
         self.ttl_ms = int(ttl * 1000)
         self.poll_interval = poll_interval
-        self._append = client.register_script(_APPEND)
         self._ack = client.register_script(_ACK)
         self._listener = _Listener(client)
         self._readers: dict[Subscription, _Reader] = {}
-        self._queue: list[_Pending] = []
-        self.inflight: dict[str, int] = {}  # sessions with appends of this node awaiting their reply
-        self._flusher: asyncio.Task[None] | None = None
+        self._appender = Appender(
+            client, self.keys, max_events=max_events, ttl_ms=self.ttl_ms, on_written=self._written
+        )
 
-    async def append(self, session_id: str, frame: dict[str, Any], *, fence: int | None = None) -> LogEntry:
-        frame.pop("seq", None)
-        frame.pop("event_id", None)
-        head = json.dumps(frame, ensure_ascii=False, separators=(",", ":"), default=str)[:-1]
-        eid = json.dumps(format_event_id(session_id, 0)[:-1], ensure_ascii=False)[:-1]
-        keys = self.keys
-        self.inflight[session_id] = self.inflight.get(session_id, 0) + 1
-        try:
-            seq, data = await self._batched_append(
-                [
-                    keys.seq(session_id),
-                    keys.events(session_id),
-                    keys.fence(session_id),
-                    f"{keys.session(session_id)}:appends",
-                    keys.acked(session_id),
-                ],
-                [
-                    "" if fence is None else str(fence),
-                    _utf8(head),
-                    _utf8(eid),
-                    self.max_events,
-                    self.ttl_ms,
-                    keys.wake(session_id),
-                    uuid.uuid4().hex,
-                ],
-            )
-        except BaseException:
-            self._settle(session_id)
-            for reader in list(self._listener.readers.get(keys.wake(session_id), ())):
-                reader.offer(None)  # wake-ups it put aside are read from the stream
-            raise
-        self._settle(session_id)
-        readers = list(self._listener.readers.get(keys.wake(session_id), ()))
-        if int(seq) < 0:
-            for reader in readers:
-                reader.offer(None)
-            raise StaleFence(f"session {session_id}: fence {fence} is stale (current {data!r})")
-        entry = _entry(session_id, int(seq), data)
-        for reader in readers:
-            reader.offer(entry)  # this node's own readers need no round trip for what it wrote
-        return entry
+    async def append(self, session_id: str, frame: dict[str, Any], *, fence: int | None = None) -> LogEntry | None:
+        """Sequence ``frame`` in Redis; ``None`` for a text delta, which is queued (and may merge) instead.
 
-    def _settle(self, session_id: str) -> None:
-        left = self.inflight.pop(session_id) - 1
-        if left:
-            self.inflight[session_id] = left
-
-    async def _batched_append(self, keys: list[str], args: list[Any]) -> Any:
-        """Run the append script in the next pipelined batch (one round trip for every session's pending appends).
-
-        Appends of one session keep their order: a batch is one pipeline, sent in queue order, and
-        the next batch is sent only when the previous one has answered.
+        Raises:
+            StaleFence: ``fence`` is no longer the session's latest.
+            redis.RedisError: Redis refused or could not be reached (for this event, or for a delta
+                of this session queued before it).
         """
-        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.append((keys, args, done))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush(), name="redis-appends")
-        return await done
+        return await self._appender.append(session_id, frame, fence)
 
-    async def _flush(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue[:256], self._queue[256:]
-            try:
-                results = await self._send(batch)
-            except BaseException as exc:
-                for *_, done in batch:
-                    if not done.done():
-                        done.set_exception(exc if isinstance(exc, Exception) else RedisError("append cancelled"))
-                if not isinstance(exc, Exception):
-                    raise
-                continue
-            for (*_, done), result in zip(batch, results, strict=True):
-                if done.done():
-                    continue
-                if isinstance(result, Exception):
-                    done.set_exception(result)
-                else:
-                    done.set_result(result)
+    @property
+    def inflight(self) -> dict[str, int]:
+        """Sessions with appends of this node not yet answered by Redis."""
+        return self._appender.inflight
 
-    async def _send(self, batch: list[_Pending]) -> list[Any]:
-        async with self.client.pipeline(transaction=False) as pipe:
-            for keys, args, _ in batch:
-                pipe.evalsha(self._append.sha, len(keys), *keys, *args)
-            results: list[Any] = await pipe.execute(raise_on_error=False)
-        unknown = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
-        if unknown:  # a restarted Redis forgot the script; NOSCRIPT means nothing ran: send those again
-            await self.client.script_load(_APPEND)
-            again = await self._send([batch[i] for i in unknown])
-            for i, result in zip(unknown, again, strict=True):
-                results[i] = result
-        return results
+    def _written(self, session_id: str, entry: LogEntry | None) -> None:
+        # This node's own readers need no round trip for what it wrote.
+        for reader in list(self._listener.readers.get(self.keys.wake(session_id), ())):
+            reader.offer(entry)
 
     async def read(self, session_id: str, after_seq: int) -> ReplayWindow:
         after_seq = max(after_seq, 0)
@@ -210,7 +105,7 @@ class RedisEventLog(EventLog):
             pipe.xrange(self.keys.events(session_id), f"{after_seq + 1}-0", "+")
             pipe.get(self.keys.seq(session_id))
             raw, last = await pipe.execute()
-        entries = [_entry(session_id, _seq_of(entry_id), fields[b"d"]) for entry_id, fields in raw]
+        entries = [entry_from(session_id, seq_of(entry_id), fields[b"d"]) for entry_id, fields in raw]
         last_seq = int(last or 0)
         first = entries[0].seq if entries else last_seq + 1
         missing = (after_seq + 1, first - 1) if after_seq + 1 < first and after_seq < last_seq else None
@@ -247,6 +142,7 @@ class RedisEventLog(EventLog):
             await self._listener.unwatch(self.keys.wake(subscription.session_id), reader)
 
     async def drop(self, session_id: str) -> None:
+        self._appender.forget(session_id)
         for subscription in [s for s in self._readers if s.session_id == session_id]:
             await self.unsubscribe(subscription)
         keys = self.keys
@@ -259,9 +155,7 @@ class RedisEventLog(EventLog):
         for subscription in list(self._readers):
             await self.unsubscribe(subscription)
         await self._listener.aclose()
-        if self._flusher is not None:
-            self._flusher.cancel()
-            await asyncio.gather(self._flusher, return_exceptions=True)
+        await self._appender.aclose()
 
 
 class _Reader:
@@ -326,7 +220,7 @@ class _Reader:
             if not raw:
                 return
             for entry_id, fields in raw:
-                seq = _seq_of(entry_id)
+                seq = seq_of(entry_id)
                 if seq <= self.position:
                     continue  # offered meanwhile by an append of this node
                 if seq != self.position + 1:
@@ -337,7 +231,7 @@ class _Reader:
                         seq - 1,
                     )
                 self.position = seq
-                subscription.push(_entry(self.session_id, seq, fields[b"d"]))
+                subscription.push(entry_from(self.session_id, seq, fields[b"d"]))
             if subscription.closed:
                 return
 
@@ -450,15 +344,3 @@ class _Listener:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
         await self._reset()
-
-
-def _seq_of(entry_id: bytes) -> int:
-    return int(entry_id.split(b"-", 1)[0])
-
-
-def _utf8(text: str) -> bytes:
-    return text.encode("utf-8", "surrogatepass")
-
-
-def _entry(session_id: str, seq: int, data: bytes) -> LogEntry:
-    return LogEntry.from_data(seq, format_event_id(session_id, seq), bytes(data).decode("utf-8", "surrogatepass"))
