@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -96,3 +97,30 @@ async def test_a_redis_that_is_away_is_an_error_never_a_made_up_seq() -> None:
             await away.store.count()
     finally:
         await away.aclose()
+
+
+async def test_a_queued_delta_redis_refused_makes_the_next_append_fail(backends: RedisBackends) -> None:
+    leases, events = backends.leases, backends.event_log
+    old = await leases.acquire("s1", "node-a", 30)
+    assert old is not None
+    await leases.release(old)
+    assert await leases.acquire("s1", "node-b", 30) is not None
+    delta = {"event": "agent.partial_answer", "content": "lost?", "metadata": {"step": 1}}
+    assert await events.append("s1", delta, fence=old.fence) is None  # queued: the run does not wait
+    with pytest.raises(StaleFence):  # the refusal surfaces on the session's next append
+        await events.append("s1", frame(2), fence=old.fence)
+    assert await events.last_seq("s1") == 0
+
+
+async def test_deltas_queued_behind_one_another_merge_and_keep_their_text(backends: RedisBackends) -> None:
+    events = backends.event_log
+    pieces = [f"{n}," for n in range(100)]
+    for piece in pieces:
+        await events.append("s1", {"event": "agent.partial_answer", "content": piece, "metadata": {"step": 1}})
+    closing = await events.append("s1", frame(1))
+    assert closing is not None
+    window = await events.read("s1", 0)
+    assert [e.seq for e in window.entries] == list(range(1, closing.seq + 1))
+    assert closing.seq < 101  # some deltas were merged while queued
+    texts = [json.loads(e.seal())["content"] for e in window.entries[:-1]]
+    assert "".join(texts) == "".join(pieces)

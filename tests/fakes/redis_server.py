@@ -21,10 +21,11 @@ __all__ = ["RedisProcess", "redis_server", "redis_url", "start_redis"]
 
 
 class RedisProcess:
-    def __init__(self, process: subprocess.Popen[str], port: int, directory: Path) -> None:
+    def __init__(self, process: subprocess.Popen[str], port: int, directory: Path, extra: tuple[str, ...]) -> None:
         self.process = process
         self.port = port
         self.directory = directory
+        self.extra = extra
 
     @property
     def url(self) -> str:
@@ -35,6 +36,11 @@ class RedisProcess:
             self.process.terminate()
             self.process.wait(10)
 
+    def restart(self) -> None:
+        """Stop (SIGTERM: Redis flushes its AOF) and start again on the same port and directory."""
+        self.stop()
+        self.process = start_redis(self.directory, *self.extra, port=self.port).process
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -42,10 +48,10 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_redis(directory: Path, *extra: str) -> RedisProcess:
+def start_redis(directory: Path, *extra: str, port: int | None = None) -> RedisProcess:
     """Start ``redis-server`` in ``directory`` and return once it accepts connections."""
     binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    port = _free_port()
+    port = port or _free_port()
     command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory), "--save", ""]
     command += ["--appendonly", "no", *extra] if "--appendonly" not in extra else list(extra)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -59,7 +65,7 @@ def start_redis(directory: Path, *extra: str) -> RedisProcess:
         raise RuntimeError("redis-server did not start:\n" + "".join(seen))
     # Keep reading its log so a full pipe never stalls the server.
     threading.Thread(target=process.stdout.read, daemon=True).start()
-    return RedisProcess(process, port, directory)
+    return RedisProcess(process, port, directory, extra)
 
 
 @pytest.fixture(scope="session")
