@@ -124,3 +124,26 @@ async def test_deltas_queued_behind_one_another_merge_and_keep_their_text(backen
     assert closing.seq < 101  # some deltas were merged while queued
     texts = [json.loads(e.seal())["content"] for e in window.entries[:-1]]
     assert "".join(texts) == "".join(pieces)
+
+
+async def test_a_closing_event_stays_readable_by_other_nodes_after_drop(redis_url: str) -> None:
+    a, b = connect_redis_backends(redis_url), connect_redis_backends(redis_url)
+    try:
+        await a.event_log.append("s1", frame(1))
+        got: list[int] = []
+        arrived = asyncio.Event()
+
+        def deliver(entry: LogEntry) -> None:
+            got.append(entry.seq)
+            arrived.set()
+
+        subscription = await b.event_log.subscribe("s1", 1, deliver)
+        subscription.start()
+        await a.event_log.append("s1", {"event": "agent.session_end", "content": "bye"})
+        await a.event_log.drop("s1")  # the owner closes the session at once
+        await asyncio.wait_for(arrived.wait(), WAIT)
+        assert got == [2]
+        await b.event_log.unsubscribe(subscription)
+    finally:
+        await a.aclose()
+        await b.aclose()

@@ -56,6 +56,7 @@ class RedisEventLog(EventLog):
         max_events: entries kept per session (approximately: Redis trims whole stream nodes).
         ttl: seconds a session's log outlives its last append.
         poll_interval: seconds between a reader's own looks at the stream when no wake-up came.
+        drop_after: seconds a dropped (closed) session's events stay readable by other nodes.
     """
 
     def __init__(
@@ -66,8 +67,10 @@ class RedisEventLog(EventLog):
         max_events: int = 1000,
         ttl: float = 7 * 86400,
         poll_interval: float = 1.0,
+        drop_after: float = 30.0,
     ) -> None:
         self.client = client
+        self.drop_after_ms = int(drop_after * 1000)
         self.keys = keys or Keys()
         self.max_events = max_events
         self.ttl_ms = int(ttl * 1000)
@@ -145,10 +148,13 @@ class RedisEventLog(EventLog):
         self._appender.forget(session_id)
         for subscription in [s for s in self._readers if s.session_id == session_id]:
             await self.unsubscribe(subscription)
+        # Not deleted at once: a reader on another node may not have read the closing event yet.
         keys = self.keys
-        await self.client.delete(
-            keys.events(session_id), keys.seq(session_id), keys.acked(session_id), f"{keys.session(session_id)}:appends"
-        )
+        async with self.client.pipeline(transaction=True) as pipe:
+            for key in (keys.events, keys.seq, keys.acked):
+                pipe.pexpire(key(session_id), self.drop_after_ms)
+            pipe.delete(f"{keys.session(session_id)}:appends")
+            await pipe.execute()
 
     async def aclose(self) -> None:
         """Stop every reader and the pub/sub listener (the client stays open: it is the caller's)."""
