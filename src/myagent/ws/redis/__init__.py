@@ -65,11 +65,14 @@ def connect_redis_backends(
             for one (up to ``pool_timeout`` seconds, then ``redis.ConnectionError``).
         pool_timeout: see ``max_connections``.
     """
-    pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=pool_timeout)
+    # surrogatepass: session ids and owners are client text, lone surrogates included.
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=pool_timeout, encoding_errors="surrogatepass"
+    )
     client = Redis.from_pool(pool)
     # The control bus's blocking reads (XREAD BLOCK, BLPOP) hold a connection each: their own pool,
     # so they never starve the appends.
-    blocking = Redis.from_url(url)
+    blocking = Redis.from_url(url, encoding_errors="surrogatepass")
     keys = Keys(prefix)
     return RedisBackends(
         RedisSessionStore(client, keys=keys),

@@ -21,14 +21,14 @@ __all__ = ["RedisSessionStore"]
 
 _FIELDS = tuple(field.name for field in dataclasses.fields(SessionRecord))
 
-# Shared by both scripts: take a session out of the indexes / put it back from its hash's fields.
+# The fields the indexes are built from are also kept raw (``_node_id``, ``_owner``, ``_status``,
+# ``_expires_at``; absent for None): Lua's cjson cannot decode every string JSON can hold.
+_INDEXED = ("node_id", "owner", "status", "expires_at")
+
+# Shared by the scripts: take a session out of the indexes / put it back from its hash's fields.
 _INDEX_HELPERS = """
 local function field(key, name)
-  local raw = redis.call('HGET', key, name)
-  if not raw then return nil end
-  local value = cjson.decode(raw)
-  if value == cjson.null then return nil end
-  return value
+  return redis.call('HGET', key, '_' .. name) or nil
 end
 local function unindex(key, index, id)
   local node, owner = field(key, 'node_id'), field(key, 'owner')
@@ -44,21 +44,23 @@ local function reindex(key, index, id)
   redis.call('SADD', index .. 'all', id)
   local status, expires = field(key, 'status'), field(key, 'expires_at')
   if status == 'detached' and expires then
-    redis.call('ZADD', index .. 'deadlines', tostring(expires), id)
+    redis.call('ZADD', index .. 'deadlines', expires, id)
   end
 end
 """
 
-# KEYS: record. ARGV: index prefix, id, mode ("put" | "update"), then field/value pairs.
+# KEYS: record. ARGV: index prefix, id, mode ("put" | "update"), number of fields to remove, those
+# fields, then field/value pairs.
 _WRITE = (
     _INDEX_HELPERS
     + """
-local key, index, id, mode = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+local key, index, id, mode, removed = KEYS[1], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local exists = redis.call('EXISTS', key) == 1
 if mode == 'update' and not exists then return 0 end
 if exists then unindex(key, index, id) end
 if mode == 'put' then redis.call('DEL', key) end
-for i = 4, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
+for i = 5, 4 + removed do redis.call('HDEL', key, ARGV[i]) end
+for i = 5 + removed, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
 reindex(key, index, id)
 return 1
 """
@@ -87,7 +89,7 @@ local claimed = {}
 for _, id in ipairs(due) do
   local key = prefix .. ':{' .. id .. '}:record'
   local status, expires = field(key, 'status'), field(key, 'expires_at')
-  if status == 'detached' and expires and expires <= tonumber(now) then
+  if status == 'detached' and expires and tonumber(expires) <= tonumber(now) then
     claimed[#claimed + 1] = redis.call('HGETALL', key)
     unindex(key, index, id)
     redis.call('DEL', key)
@@ -118,8 +120,8 @@ class RedisSessionStore(SessionStore):
         self._delete = client.register_script(_DELETE)
 
     async def put(self, record: SessionRecord) -> None:
-        pairs = _encode({name: getattr(record, name) for name in _FIELDS})
-        await self._write(keys=[self.keys.record(record.id)], args=[self.keys.index, record.id, "put", *pairs])
+        args = _encode({name: getattr(record, name) for name in _FIELDS})
+        await self._write(keys=[self.keys.record(record.id)], args=[self.keys.index, record.id, "put", *args])
 
     async def get(self, session_id: str) -> SessionRecord | None:
         raw: dict[bytes, bytes] = await cast(Any, self.client).hgetall(self.keys.record(session_id))
@@ -133,9 +135,9 @@ class RedisSessionStore(SessionStore):
         unknown = set(changes) - set(_FIELDS)
         if unknown:
             raise TypeError(f"SessionRecord has no field {sorted(unknown)[0]!r}")
-        pairs = _encode(changes)
+        args = _encode(changes)
         written = await self._write(
-            keys=[self.keys.record(session_id)], args=[self.keys.index, session_id, "update", *pairs]
+            keys=[self.keys.record(session_id)], args=[self.keys.index, session_id, "update", *args]
         )
         return await self.get(session_id) if written else None
 
@@ -157,14 +159,21 @@ class RedisSessionStore(SessionStore):
         return int(await cast(Any, self.client).sintercard(len(sets[1:]), sets[1:]))
 
 
-def _encode(values: dict[str, Any]) -> list[str]:
-    pairs: list[str] = []
+def _encode(values: dict[str, Any]) -> list[Any]:
+    """The write script's arguments: how many raw fields to remove, those, then field/value pairs."""
+    pairs: list[Any] = []
+    removed: list[str] = []
     for name, value in values.items():
         # ASCII-only JSON: a lone surrogate from a hostile client survives the trip through UTF-8.
         pairs += [name, json.dumps(value, separators=(",", ":"))]
-    return pairs
+        if name in _INDEXED:
+            if value is None:
+                removed.append("_" + name)
+            else:
+                pairs += ["_" + name, repr(value) if isinstance(value, float) else value]
+    return [len(removed), *removed, *pairs]
 
 
 def _decode(raw: dict[bytes, bytes]) -> SessionRecord:
-    values = {key.decode(): json.loads(value) for key, value in raw.items()}
-    return SessionRecord(**{name: value for name, value in values.items() if name in _FIELDS})
+    values = {name: json.loads(raw[name.encode()]) for name in _FIELDS if name.encode() in raw}
+    return SessionRecord(**values)
