@@ -11,12 +11,14 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from myagent.errors import ProtocolError
 from myagent.llm import ScriptedReply, call
 from myagent.ws.redis import RedisEventLog
 from myagent.ws.server import AgentWebSocketServer
+from tests.fakes.nginx import round_robin_nginx
 from tests.harness import WAIT, Client, answer_text, running_server
 from tests.test_ws_resume import Danger, Models, drop, expect_resumed, reconnect, sequenced
 
@@ -160,3 +162,37 @@ async def test_two_answers_through_a_and_b_at_once_exactly_one_wins(redis_url: s
         ran = outcomes[0] is won[0]  # A said yes, B said no: the tool ran only if A's answer won
         assert danger.runs == (1 if ran else 0)
         await client.close()
+
+
+async def test_through_round_robin_nginx_a_dropped_client_resumes_on_the_other_node(
+    redis_url: str, tmp_path: Path
+) -> None:
+    factory = Models(lambda: [ScriptedReply(ANSWER, chunk_size=3, hold_after=5)])
+    async with two_nodes(factory, redis_url) as (a, b), round_robin_nginx(tmp_path, [a.port, b.port]) as url:
+        client = await Client.connect(url)
+        await client.create_session()
+        sid, token = client.session_id, client.resume_token
+        assert sid is not None
+        runner = a if a.service.host.get(sid) is not None else b
+        await client.send("user.message", session_id=sid, content="go")
+        await client.expect("agent.partial_answer")
+        before = sequenced(client.frames)
+        await drop(client)
+        await asyncio.wait_for(factory.last.holding.wait(), WAIT)
+
+        resumed = await reconnect_via(url, sid, token, before[-1]["seq"])
+        await expect_resumed(resumed)
+        other = b if runner is a else a
+        assert sid in other.service.attachments  # round-robin sent the new connection to the other node
+        factory.last.release()
+        await resumed.expect("agent.final_answer")
+        stream = before + sequenced(resumed.frames)
+        assert_exactly_once(stream, await shared_log(runner, sid))
+        assert answer_text(stream) == ANSWER
+        await resumed.close()
+
+
+async def reconnect_via(url: str, session_id: str, token: str | None, last_seq: int) -> Client:
+    client = await Client.connect(url)
+    await client.send("user.reconnect", session_id=session_id, resume_token=token, last_seq=last_seq)
+    return client
