@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.middleware.gzip import GZipMiddleware
@@ -26,6 +26,9 @@ from myagent.ws.options import ServerOptions
 from myagent.ws.service import AgentFactory, SessionService
 from myagent.ws.state_manager import StateManager, resolve_secret_key
 from myagent.ws.store import SessionStore
+
+if TYPE_CHECKING:
+    from myagent.ws.redis import RedisBackends
 
 __all__ = ["Gateway", "build_service", "create_app"]
 
@@ -70,7 +73,7 @@ def build_service(
     return service
 
 
-def _connect_redis(url: str, options: ServerOptions) -> Any:
+def _connect_redis(url: str, options: ServerOptions) -> RedisBackends:
     try:
         from myagent.ws.redis import connect_redis_backends
     except ImportError as exc:

@@ -78,6 +78,7 @@ class RedisEventLog(EventLog):
         self._ack = client.register_script(_ACK)
         self._listener = _Listener(client)
         self._readers: dict[Subscription, _Reader] = {}
+        self._stopping: set[asyncio.Task[None]] = set()
         self._appender = Appender(
             client, self.keys, max_events=max_events, ttl_ms=self.ttl_ms, on_written=self._written
         )
@@ -130,7 +131,7 @@ class RedisEventLog(EventLog):
                 after_seq = int(await self.client.get(self.keys.acked(session_id)) or 0)
             window = await self.read(session_id, after_seq)
         except BaseException:
-            await self._listener.unwatch(self.keys.wake(session_id), reader)
+            self._listener.unwatch(self.keys.wake(session_id), reader)
             raise
         subscription = Subscription(session_id, window, deliver)
         reader.start(subscription, max(after_seq, window.last_seq))
@@ -141,8 +142,11 @@ class RedisEventLog(EventLog):
         subscription.close()
         reader = self._readers.pop(subscription, None)
         if reader is not None:
-            await reader.stop()
-            await self._listener.unwatch(self.keys.wake(subscription.session_id), reader)
+            task = reader.stop()
+            if task is not None and not task.done():
+                self._stopping.add(task)
+                task.add_done_callback(self._stopping.discard)
+            self._listener.unwatch(self.keys.wake(subscription.session_id), reader)
 
     async def drop(self, session_id: str) -> None:
         self._appender.forget(session_id)
@@ -160,6 +164,7 @@ class RedisEventLog(EventLog):
         """Stop every reader and the pub/sub listener (the client stays open: it is the caller's)."""
         for subscription in list(self._readers):
             await self.unsubscribe(subscription)
+        await asyncio.gather(*self._stopping, return_exceptions=True)
         await self._listener.aclose()
         await self._appender.aclose()
 
@@ -202,10 +207,11 @@ class _Reader:
         if self.skipped > self.position:
             self.woken.set()
 
-    async def stop(self) -> None:
+    def stop(self) -> asyncio.Task[None] | None:
+        """Cancel the reader's task without waiting for it (unsubscribing must not be a place to get stuck)."""
         if self.task is not None:
             self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
+        return self.task
 
     async def _run(self, subscription: Subscription) -> None:
         while not subscription.closed:
@@ -255,6 +261,7 @@ class _Listener:
         self.pubsub: PubSub | None = None
         self.task: asyncio.Task[None] | None = None
         self._subscribed: dict[str, asyncio.Event] = {}
+        self._unsubscribing: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
 
     async def watch(self, channel: str, reader: _Reader) -> None:
@@ -271,7 +278,8 @@ class _Listener:
         with contextlib.suppress(TimeoutError):  # an unconfirmed subscription is covered by polling
             await asyncio.wait_for(confirmed.wait(), 5.0)
 
-    async def unwatch(self, channel: str, reader: _Reader) -> None:
+    def unwatch(self, channel: str, reader: _Reader) -> None:
+        """Forget ``reader``; the channel's UNSUBSCRIBE is sent in the background when it was the last one."""
         readers = self.readers.get(channel)
         if readers is None:
             return
@@ -281,9 +289,15 @@ class _Listener:
         del self.readers[channel]
         self._subscribed.pop(channel, None)
         if self.pubsub is not None:
-            with contextlib.suppress(RedisError):
-                async with self._lock:
-                    await self.pubsub.unsubscribe(channel)
+            task = asyncio.create_task(self._unsubscribe(self.pubsub, channel), name="redis-unsubscribe")
+            self._unsubscribing.add(task)
+            task.add_done_callback(self._unsubscribing.discard)
+
+    async def _unsubscribe(self, pubsub: PubSub, channel: str) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            async with self._lock:
+                if channel not in self.readers:  # nobody subscribed again meanwhile
+                    await pubsub.unsubscribe(channel)
 
     async def _ensure(self) -> PubSub:
         if self.pubsub is None:
@@ -346,6 +360,9 @@ class _Listener:
 
     async def aclose(self) -> None:
         self.readers.clear()
+        for task in list(self._unsubscribing):
+            task.cancel()
+        await asyncio.gather(*self._unsubscribing, return_exceptions=True)
         if self.task is not None:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
