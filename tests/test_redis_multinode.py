@@ -16,7 +16,7 @@ from typing import Any
 
 from myagent.errors import ProtocolError
 from myagent.llm import ScriptedReply, call
-from myagent.ws.redis import RedisEventLog
+from myagent.ws.redis import RedisEventLog, RedisLeases
 from myagent.ws.server import AgentWebSocketServer
 from tests.fakes.nginx import round_robin_nginx
 from tests.harness import WAIT, Client, answer_text, running_server
@@ -196,3 +196,33 @@ async def reconnect_via(url: str, session_id: str, token: str | None, last_seq: 
     client = await Client.connect(url)
     await client.send("user.reconnect", session_id=session_id, resume_token=token, last_seq=last_seq)
     return client
+
+
+async def test_a_node_whose_lease_was_taken_stops_its_run_and_writes_nothing_more(redis_url: str) -> None:
+    factory = Models(lambda: [ScriptedReply(ANSWER, chunk_size=3, hold_after=5)])
+    async with two_nodes(factory, redis_url) as (a, b):
+        client = await Client.connect(a.url)
+        await client.create_session()
+        sid = client.session_id
+        assert sid is not None
+        await client.send("user.message", session_id=sid, content="go")
+        await asyncio.wait_for(factory.last.holding.wait(), WAIT)
+        session = a.service.host.get(sid)
+        assert session is not None and session.run_task is not None
+        run = session.run_task
+
+        # Another process takes the session's lease (as when A's lapsed): A's fence is now stale.
+        leases = b.service.leases
+        assert isinstance(leases, RedisLeases)
+        await leases.client.delete(leases.keys.lease(sid))
+        taken = await leases.acquire(sid, "another-node", 30)
+        assert taken is not None and taken.fence > a.service.held[sid].fence
+        written = await b.service.events.last_seq(sid)
+
+        factory.last.release()  # A's run produces the rest of its answer: every append is refused
+        await asyncio.wait({run}, timeout=WAIT)
+        assert run.done()
+        assert await b.service.events.last_seq(sid) == written  # nothing of it reached the log
+        await a.service.renew_leases()  # A's next renewal finds the lease gone and drops the session here
+        assert a.service.host.get(sid) is None
+        await client.close()
