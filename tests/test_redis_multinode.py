@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,17 @@ from myagent.ws.redis import RedisEventLog, RedisLeases
 from myagent.ws.server import AgentWebSocketServer
 from tests.fakes.nginx import round_robin_nginx
 from tests.harness import WAIT, Client, answer_text, running_server
-from tests.test_ws_resume import Danger, Models, drop, expect_resumed, reconnect, sequenced
+from tests.test_ws_resume import ANSWER as RESUME_ANSWER
+from tests.test_ws_resume import (
+    Danger,
+    Echo,
+    Models,
+    drop,
+    expect_resumed,
+    reconnect,
+    sequenced,
+    tool_run_script,
+)
 
 ANSWER = "".join(f"[{i:02d}] node to node; " for i in range(12))
 CLOSING = ("agent.final_answer", "agent.error", "agent.interrupted")
@@ -226,3 +237,47 @@ async def test_a_node_whose_lease_was_taken_stops_its_run_and_writes_nothing_mor
         await a.service.renew_leases()  # A's next renewal finds the lease gone and drops the session here
         assert a.service.host.get(sid) is None
         await client.close()
+
+
+async def test_random_drops_and_reconnects_to_random_nodes_lose_and_duplicate_nothing(redis_url: str) -> None:
+    master = 20_261_130
+    factory = Models(tool_run_script, Echo)
+    async with two_nodes(factory, redis_url) as nodes:
+        for iteration in range(8):
+            seed = master + iteration
+            rng = random.Random(seed)
+            context = f"seed={seed} (iteration {iteration})"
+            client = await Client.connect(rng.choice(nodes).url)
+            await client.create_session()
+            sid, token = client.session_id, client.resume_token
+            assert sid is not None
+            await client.send("user.message", session_id=sid, content="go")
+            frames_seen: list[dict[str, Any]] = []
+            done = False
+            for _ in range(3):  # up to three drops, each reconnect to a random node
+                for _ in range(rng.randint(1, 30)):
+                    frame = await client.recv()
+                    if frame["event"] in CLOSING:
+                        done = True
+                        break
+                frames_seen += sequenced(client.frames)
+                await drop(client)
+                position = frames_seen[-1]["seq"] if frames_seen else 0
+                client = await reconnect(rng.choice(nodes), sid, token, last_seq=position)
+                await expect_resumed(client)
+                if done:
+                    break
+            if not done:
+                await client.expect(*CLOSING)
+            runner = next(n for n in nodes if n.service.host.get(sid) is not None)
+            run = runner.service.host.sessions[sid].run_task
+            if run is not None:
+                await asyncio.wait({run}, timeout=WAIT)
+            log = await shared_log(runner, sid)
+            while max([f["seq"] for f in frames_seen + sequenced(client.frames)], default=0) < log[-1]["seq"]:
+                await client.recv()
+            stream = frames_seen + sequenced(client.frames)
+            assert_exactly_once(stream, log)
+            assert stream[-1]["event"] == "agent.final_answer", context
+            assert answer_text(stream) == "Checking. " + RESUME_ANSWER[:200], context
+            await client.close()
