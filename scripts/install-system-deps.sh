@@ -1,7 +1,8 @@
 #!/usr/bin/env sh
 # Debian packages myagent needs: python3-venv (`python3 -m venv` on stock Debian), chromium (browser
-# tests), nodejs/npm (the guide's Node client) and fonts-noto-cjk (Chinese text in the console and in
-# screenshots renders as boxes without a CJK font).
+# tests), nodejs/npm (the guide's Node client), fonts-noto-cjk (Chinese text in the console and in
+# screenshots renders as boxes without a CJK font), redis-server and nginx-light (the multi-node tests start
+# their own on free ports; nothing is enabled as a system service by us).
 #
 #   sh scripts/install-system-deps.sh        everything above
 #   sh scripts/install-system-deps.sh venv   only what `python3 -m venv` needs (used by `make run`)
@@ -26,6 +27,8 @@ if [ "${1:-all}" != venv ]; then
   command -v node >/dev/null 2>&1 || missing="$missing nodejs"
   command -v npm >/dev/null 2>&1 || missing="$missing npm"
   has_cjk_font || missing="$missing fonts-noto-cjk"
+  command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing="$missing redis-server"
+  [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing="$missing nginx-light"
 fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else

@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.fakes.fixtures", "tests.fakes.chromium"]
+pytest_plugins = ["tests.fakes.fixtures", "tests.fakes.chromium", "tests.fakes.redis_server"]

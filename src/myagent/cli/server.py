@@ -45,6 +45,12 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--confirm-timeout", type=float, default=None, help="seconds a confirmation stays open")
     parser.add_argument("--language", choices=["zh", "en"], default=None, help="language of status texts")
     parser.add_argument(
+        "--redis-url",
+        default=None,
+        help="share sessions with other processes through this Redis, e.g. redis://localhost:6379/0 "
+        "(default: $MYAGENT_REDIS_URL; unset: in-memory, one process)",
+    )
+    parser.add_argument(
         "--send-llm-messages",
         action="store_true",
         default=None,
@@ -186,6 +192,7 @@ def _build_server(factory: Callable[[], Any], args: argparse.Namespace) -> Agent
         port=args.port,
         state_secret_key=args.state_secret_key,
         authenticate=_authenticator(args),
+        redis_url=args.redis_url or env_value("MYAGENT_REDIS_URL"),
         **{k: v for k, v in options.items() if v is not None},
     )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -22,6 +22,7 @@ from myagent.agui import AGUIEndpoint
 from myagent.auth.authenticator import Authenticator
 from myagent.auth.gate import HandshakeGate
 from myagent.auth.origin import DEFAULT_ALLOWED_ORIGINS, OriginPolicy
+from myagent.errors import ConfigError
 from myagent.ui import ConsoleFiles
 from myagent.ws.connection import Connection, Guards
 from myagent.ws.control import ControlBus
@@ -33,6 +34,9 @@ from myagent.ws.options import ServerOptions
 from myagent.ws.service import AgentFactory, SessionService
 from myagent.ws.state_manager import StateManager, resolve_secret_key
 from myagent.ws.store import SessionStore
+
+if TYPE_CHECKING:
+    from myagent.ws.redis import RedisBackends
 
 __all__ = ["Gateway", "build_service", "create_app"]
 
@@ -47,8 +51,9 @@ def build_service(
     control: ControlBus | None = None,
     leases: LeaseManager | None = None,
     node_id: str | None = None,
+    redis_url: str | None = None,
 ) -> SessionService:
-    """A :class:`SessionService` with the state manager the options describe."""
+    """A :class:`SessionService` with the state manager the options describe (and Redis seams for ``redis_url``)."""
     state = StateManager(
         resolve_secret_key(state_secret_key),
         previous_keys=options.state_previous_keys,
@@ -57,7 +62,11 @@ def build_service(
         max_messages=options.state_max_messages,
         encrypt=options.state_encrypt,
     )
-    return SessionService(
+    redis = _connect_redis(redis_url, options) if redis_url else None
+    if redis is not None:
+        store, event_log = store or redis.store, event_log or redis.event_log
+        control, leases = control or redis.control, leases or redis.leases
+    service = SessionService(
         agent_factory,
         options,
         state=state,
@@ -67,6 +76,17 @@ def build_service(
         leases=leases,
         node_id=node_id,
     )
+    if redis is not None:
+        service.closers.append(redis.aclose)
+    return service
+
+
+def _connect_redis(url: str, options: ServerOptions) -> RedisBackends:
+    try:
+        from myagent.ws.redis import connect_redis_backends
+    except ImportError as exc:
+        raise ConfigError("a Redis URL needs the redis extra: pip install 'myagent[redis]'") from exc
+    return connect_redis_backends(url, max_events=options.retention_events)
 
 
 class Gateway:
@@ -127,6 +147,7 @@ def create_app(
     leases: LeaseManager | None = None,
     node_id: str | None = None,
     authenticate: Authenticator | None = None,
+    redis_url: str | None = None,
     **kwargs: Any,
 ) -> Starlette:
     """A Starlette app serving ``agent_factory_func`` agents; mount it in an existing app if you like.
@@ -139,6 +160,7 @@ def create_app(
         store, event_log, control, leases: storage seams shared with other processes (in-memory by default).
         node_id: this process's name among several.
         authenticate: checks credentials (sync or async; see docs/security.md); ``None``: off.
+        redis_url: keep sessions in this Redis so that other processes on it can serve them.
 
     Raises:
         TypeError: an unknown option.
@@ -153,6 +175,7 @@ def create_app(
             control=control,
             leases=leases,
             node_id=node_id,
+            redis_url=redis_url,
         )
     gateway = Gateway(service, authenticator=authenticate)
 

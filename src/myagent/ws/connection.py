@@ -135,6 +135,8 @@ class Connection:
             if self._reader is not None:
                 self._reader.uncancel()  # our own stop request (slow consumer, shutdown)
         finally:
+            # No stop request may cancel the clean-up below (detaching writes to a shared store).
+            self._reader = None
             heartbeat.cancel()
             watch.cancel()
             await self._release_sessions()

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from myagent.errors import MyAgentError
 from myagent.protocol.codec import encode_frame as codec_encode_frame
 from myagent.protocol.names import AgentEvents
 from myagent.protocol.rules import format_event_id
@@ -27,9 +28,14 @@ __all__ = [
     "LogEntry",
     "ReplayWindow",
     "SessionLog",
+    "StaleFence",
     "Subscription",
     "encode_frame",
 ]
+
+
+class StaleFence(MyAgentError):
+    """An append carried the fencing token of a run lease that another process has taken since."""
 
 
 def encode_frame(frame: dict[str, Any]) -> str:
@@ -51,6 +57,13 @@ class LogEntry:
         self.event_id = str(frame["event_id"])
         self._frame: dict[str, Any] | None = frame
         self.data: str | None = None
+
+    @classmethod
+    def from_data(cls, seq: int, event_id: str, data: str) -> LogEntry:
+        """An entry already serialised elsewhere (a shared log hands out the text it stored)."""
+        entry = cls.__new__(cls)
+        entry.seq, entry.event_id, entry._frame, entry.data = seq, event_id, None, data
+        return entry
 
     @property
     def frame(self) -> dict[str, Any]:
@@ -221,8 +234,15 @@ class EventLog(abc.ABC):
     """
 
     @abc.abstractmethod
-    async def append(self, session_id: str, frame: dict[str, Any]) -> LogEntry | None:
-        """Sequence ``frame``; the new entry, or ``None`` when it was coalesced into the last one."""
+    async def append(self, session_id: str, frame: dict[str, Any], *, fence: int | None = None) -> LogEntry | None:
+        """Sequence ``frame``; the new entry, or ``None`` when it was coalesced into the last one.
+
+        ``fence`` is the writer's run-lease fencing token; a shared log refuses an append whose
+        token is no longer the session's latest.
+
+        Raises:
+            StaleFence: another process has taken the session's run lease since ``fence`` was issued.
+        """
 
     @abc.abstractmethod
     async def read(self, session_id: str, after_seq: int) -> ReplayWindow:
@@ -261,7 +281,8 @@ class InMemoryEventLog(EventLog):
             log = self.logs[session_id] = SessionLog(session_id, max_events=self.max_events, max_bytes=self.max_bytes)
         return log
 
-    async def append(self, session_id: str, frame: dict[str, Any]) -> LogEntry | None:
+    async def append(self, session_id: str, frame: dict[str, Any], *, fence: int | None = None) -> LogEntry | None:
+        # One process holds every lease of an in-memory log's sessions: no stale writer to fence out.
         return self.log(session_id).append(frame)
 
     async def read(self, session_id: str, after_seq: int) -> ReplayWindow:

@@ -79,6 +79,8 @@ class AgentWebSocketServer:
         node_id: this process's name among several (random when omitted).
         authenticate: checks each client's credentials (``myagent.auth``; see docs/security.md); off
             when omitted, as the guide's clients expect.
+        redis_url: keep sessions in this Redis (seams not passed explicitly), so that other
+            processes on it can serve them (see docs/deploy.md).
         **options: any :class:`~myagent.ws.options.ServerOptions` field.
 
     Raises:
@@ -98,6 +100,7 @@ class AgentWebSocketServer:
         leases: LeaseManager | None = None,
         node_id: str | None = None,
         authenticate: Authenticator | None = None,
+        redis_url: str | None = None,
         **options: Any,
     ) -> None:
         self.host = host
@@ -112,6 +115,7 @@ class AgentWebSocketServer:
             control=control,
             leases=leases,
             node_id=node_id,
+            redis_url=redis_url,
         )
         self.app = create_app(agent_factory_func, service=self.service, authenticate=authenticate)
         self.gateway: Gateway = self.app.state.gateway

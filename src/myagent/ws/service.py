@@ -17,7 +17,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,6 +146,7 @@ class SessionService:
         self.shutting_down = False
         self._started = False
         self._sweeper_task: asyncio.Task[None] | None = None
+        self.closers: list[Callable[[], Awaitable[None]]] = []  # run last on shutdown (backends built for us)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -177,6 +178,8 @@ class SessionService:
             task.cancel()
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
+        for close in self.closers:
+            await close()
         await close_tool_resources()  # shared tool resources, e.g. MCP server processes
         await close_shared_clients()  # the model endpoints' HTTP connection pools
 
@@ -583,10 +586,11 @@ class SessionService:
             show = render_show_content(out.event, out.content, out.metadata, self.language)
             if show is not None:
                 frame["show_content"] = show
-        entry = await self.events.append(session_id, frame)
-        if entry is not None:
-            return entry.seq
-        return await self.events.last_seq(session_id)
+        lease = self.held.get(session_id)  # a shared log refuses a writer whose lease was taken since
+        entry = await self.events.append(session_id, frame, fence=None if lease is None else lease.fence)
+        # None: a text delta merged into an earlier entry, or (shared log) queued to be written;
+        # nothing waits for a delta's seq, so none is looked up.
+        return 0 if entry is None else entry.seq
 
     async def _checkpoint(self, session: Session) -> None:
         """After a run: keep the conversation and the plan context in the record (another process may resume)."""
