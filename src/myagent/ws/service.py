@@ -593,7 +593,13 @@ class SessionService:
         return 0 if entry is None else entry.seq
 
     async def _checkpoint(self, session: Session) -> None:
-        """After a run: keep the conversation and the plan context in the record (another process may resume)."""
+        """After a run: keep the conversation and the plan context in the record (another process may resume).
+
+        A store that keeps no checkpoints (the in-memory one, whose sessions live in this process)
+        is left alone: a copy of every conversation would double each session's memory.
+        """
+        if not self.store.keeps_checkpoints:
+            return
         export = getattr(session.agent, "export_plan_context", None)
         plan_context = export() if callable(export) else None
         if session.id in self.host.sessions:

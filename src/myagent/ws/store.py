@@ -67,7 +67,14 @@ class SessionRecord:
 
 
 class SessionStore(abc.ABC):
-    """Session records by id. Every method returns copies: a record is data, not a shared object."""
+    """Session records by id. Every method returns copies: a record is data, not a shared object.
+
+    Attributes:
+        keeps_checkpoints: whether the service stores each session's conversation after every run
+            (needed where another process may have to continue it).
+    """
+
+    keeps_checkpoints = True
 
     @abc.abstractmethod
     async def put(self, record: SessionRecord) -> None:
@@ -99,9 +106,15 @@ class SessionStore(abc.ABC):
 
 
 class InMemorySessionStore(SessionStore):
-    """Records in this process's memory (several services in one process may share one instance)."""
+    """Records in this process's memory (several services in one process may share one instance).
 
-    def __init__(self) -> None:
+    Args:
+        keeps_checkpoints: also keep each conversation after every run (off: the agents that hold
+            them live in this process).
+    """
+
+    def __init__(self, *, keeps_checkpoints: bool = False) -> None:
+        self.keeps_checkpoints = keeps_checkpoints
         self._records: dict[str, SessionRecord] = {}
 
     async def put(self, record: SessionRecord) -> None:
