@@ -43,10 +43,10 @@ class LimitDefaults:
         outbound_buffer_bytes: bytes queued for one connection before it is closed with ``4008``.
     """
 
-    frames_per_second: float = 20.0
-    frame_burst: int = 60
-    max_connections_per_principal: int = 20
-    max_sessions_per_principal: int = 200
+    frames_per_second: float = 50.0
+    frame_burst: int = 200
+    max_connections_per_principal: int = 256
+    max_sessions_per_principal: int = 1000
     free_failures: int = 5
     failure_window: float = 60.0
     failure_base_delay: float = 1.0

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
+from myagent.auth.connection_auth import DEFAULT_AUTH_TIMEOUT
+from myagent.ws.limits import LimitDefaults
+
 __all__ = ["ServerOptions"]
 
 
@@ -71,15 +74,16 @@ class ServerOptions:
     state_encrypt: bool = False
     state_max_bytes: int = 100_000
     state_max_messages: int = 100
-    outbound_buffer_bytes: int = 4 << 20
+    # The limits' defaults are defined once, in myagent.ws.limits.LimitDefaults.
+    outbound_buffer_bytes: int = LimitDefaults.outbound_buffer_bytes
     allowed_origins: tuple[str, ...] | None = None
-    auth_timeout: float = 10.0
-    frames_per_second: float = 50.0
-    frame_burst: int = 200
-    max_connections_per_client: int = 256
-    max_sessions_per_client: int = 1000
-    failed_attempts_free: int = 5
-    failed_attempts_window: float = 60.0
+    auth_timeout: float = DEFAULT_AUTH_TIMEOUT
+    frames_per_second: float = LimitDefaults.frames_per_second
+    frame_burst: int = LimitDefaults.frame_burst
+    max_connections_per_client: int = LimitDefaults.max_connections_per_principal
+    max_sessions_per_client: int = LimitDefaults.max_sessions_per_principal
+    failed_attempts_free: int = LimitDefaults.free_failures
+    failed_attempts_window: float = LimitDefaults.failure_window
     lease_ttl: float = 30.0
     sweep_interval: float = 1.0
 
