@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import time
 from typing import Any
@@ -279,3 +280,15 @@ async def test_an_agent_factory_may_take_the_session_and_its_principal() -> None
         assert (await client.ask("hi"))[-1]["content"] == "hello alice"
         assert made[-1].session_id == created["session_id"]
         await client.close()
+
+
+async def test_invalid_utf8_closes_1007_without_a_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    async with running_server(agent) as server:
+        with caplog.at_level(logging.INFO):
+            client = await Client.connect(server.url)
+            await client.ws.send(b'{"event":"user.message","content":"\xff\xfe"}', text=True)
+            assert await closed_with(client) == 1007
+            other = await Client.connect(server.url)  # the server carries on
+            await other.create_session()
+            await other.close()
+        assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR], caplog.records

@@ -4,6 +4,7 @@ and metrics over HTTP, and the AG-UI endpoint at ``POST /agui``."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
@@ -178,6 +179,7 @@ def create_app(
             redis_url=redis_url,
         )
     gateway = Gateway(service, authenticator=authenticate)
+    _install_client_mistake_filter()
 
     async def index(request: Request) -> Response:
         # Plain HTTP on "/" (a browser) goes to the console; WebSocket upgrades on "/" never get here.
@@ -227,6 +229,29 @@ def create_app(
     app.state.gateway = gateway
     app.state.agui = agui
     return app
+
+
+class ClientMistakeLogFilter(logging.Filter):
+    """A client's mistake that the transport already answered is one INFO line, never an ERROR traceback.
+
+    uvicorn closes a connection that sends invalid UTF-8 with 1007, as it should, and logs the
+    decoding error with its traceback: one hostile client could flood the log that way.
+    """
+
+    MISTAKES = frozenset({"Invalid UTF-8 sequence received from client."})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage() in self.MISTAKES:
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def _install_client_mistake_filter() -> None:
+    uvicorn_errors = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, ClientMistakeLogFilter) for f in uvicorn_errors.filters):
+        uvicorn_errors.addFilter(ClientMistakeLogFilter())
 
 
 class _Guarded:
