@@ -187,7 +187,7 @@ async def test_an_unanswered_confirmation_expires_as_a_refusal_that_says_so() ->
         late = await client.recv()
 
     result = next(f for f in after if f["event"] == "agent.tool_result")
-    assert result["metadata"]["status"] == "refused"
+    assert result["metadata"]["status"] == "expired"  # told apart from a refusal
     assert "expired" in result["content"]
     assert "User note" not in result["content"]  # the user wrote nothing
     assert after[-1]["event"] == "agent.final_answer"

@@ -425,7 +425,7 @@ export interface AgentUserConfirmEvent extends ServerFrameBase, Sequenced {
 export interface AgentToolResultMetadata {
   /** Name of the tool. */
   tool?: string;
-  /** success | failed | refused | cancelled. */
+  /** success | failed | refused | expired | cancelled. */
   status: string;
   /** What went wrong; null when the call succeeded. */
   error: string | null;
@@ -452,7 +452,7 @@ export interface AgentToolResultMetadata {
   [key: string]: unknown;
 }
 
-/** `agent.tool_result`: A tool call finished: `success`, `failed`, `refused` (the user refused the confirmation, or it expired unanswered) or `cancelled` (the run was cancelled). Same `step_id` as its `agent.tool_call`. */
+/** `agent.tool_result`: A tool call finished: `success`, `failed`, `refused` (the user refused the confirmation), `expired` (the confirmation expired unanswered) or `cancelled` (the run was cancelled). Same `step_id` as its `agent.tool_call`. */
 export interface AgentToolResultEvent extends ServerFrameBase, Sequenced {
   event: "agent.tool_result";
   session_id: string;
@@ -1040,6 +1040,7 @@ export type ToolStatus =
   | "success"
   | "failed"
   | "refused"
+  | "expired"
   | "cancelled";
 
 /** Name of a server event. */

@@ -28,7 +28,7 @@ __all__ = [
     "ToolStatus",
 ]
 
-ToolStatus = Literal["ok", "error", "invalid_arguments", "unknown_tool", "refused", "timeout", "cancelled"]
+ToolStatus = Literal["ok", "error", "invalid_arguments", "unknown_tool", "refused", "expired", "timeout", "cancelled"]
 FinishReason = Literal["stop", "terminate", "max_steps"]
 
 

@@ -79,7 +79,8 @@ async def _outcome(
         request = ConfirmationRequest(call.id, tool.name, tool.description, arguments, step)
         decision = await agent.ask_confirmation(request, confirm)
         if not decision.confirmed:
-            return _refusal(tool.name, decision.reason, decision.message), "refused"
+            status: ToolStatus = "expired" if decision.reason == "timeout" else "refused"
+            return _refusal(tool.name, decision.reason, decision.message), status
     return await _execute(agent, tool, arguments)
 
 

@@ -271,12 +271,13 @@ _DOWN = [
     ),
     _down(
         AgentEvents.TOOL_RESULT,
-        "A tool call finished: `success`, `failed`, `refused` (the user refused the confirmation, or it expired "
-        "unanswered) or `cancelled` (the run was cancelled). Same `step_id` as its `agent.tool_call`.",
+        "A tool call finished: `success`, `failed`, `refused` (the user refused the confirmation), `expired` (the "
+        "confirmation expired unanswered) or `cancelled` (the run was cancelled). Same `step_id` as its "
+        "`agent.tool_call`.",
         "required",
         "string",
         _f("tool", "string", "metadata", "Name of the tool."),
-        _f("status", "string", "metadata", "success | failed | refused | cancelled.", required=True),
+        _f("status", "string", "metadata", "success | failed | refused | expired | cancelled.", required=True),
         _f("error", "string|null", "metadata", "What went wrong; null when the call succeeded.", required=True),
         _f(
             "data",

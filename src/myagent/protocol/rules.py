@@ -54,13 +54,15 @@ class ToolStatuses:
 
     ``failed`` covers every call that ran or was meant to run and did not succeed (the tool's error,
     invalid arguments, an unknown tool, a time-out: ``metadata.failure`` says which). A confirmation
-    that was refused or expired unanswered is ``refused``; ``cancelled`` is a call stopped by a cancel.
+    the user refused is ``refused``, one that expired unanswered ``expired``; ``cancelled`` is a call
+    stopped by a cancel.
     """
 
     RUNNING = "running"
     SUCCESS = "success"
     FAILED = "failed"
     REFUSED = "refused"
+    EXPIRED = "expired"
     CANCELLED = "cancelled"
 
 

@@ -91,5 +91,6 @@ TOOL_STATUS_ZH = {
     ToolStatuses.SUCCESS: "完成",
     ToolStatuses.FAILED: "失败",
     ToolStatuses.REFUSED: "未执行（已拒绝）",
+    ToolStatuses.EXPIRED: "未执行（确认已过期）",
     ToolStatuses.CANCELLED: "已取消",
 }

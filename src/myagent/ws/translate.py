@@ -116,6 +116,7 @@ def _activity(event: RunEvent, language: str, tag: dict[str, Any], send_llm_mess
 _WIRE_STATUS = {
     "ok": ToolStatuses.SUCCESS,
     "refused": ToolStatuses.REFUSED,
+    "expired": ToolStatuses.EXPIRED,
     "cancelled": ToolStatuses.CANCELLED,
 }
 

@@ -84,6 +84,7 @@ export const ToolStatuses = Object.freeze({
   SUCCESS: "success",
   FAILED: "failed",
   REFUSED: "refused",
+  EXPIRED: "expired",
   CANCELLED: "cancelled",
 });
 
