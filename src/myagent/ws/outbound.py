@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from starlette.websockets import WebSocketDisconnect
 
-from myagent.ws.event_log import LogEntry, encode_frame
+from myagent.ws.event_log import LogEntry
 
 __all__ = ["OutboundChannel"]
 
@@ -57,8 +57,8 @@ class OutboundChannel:
         self._on_overflow = on_overflow
         self._on_sent = on_sent
         self._on_failure = on_failure
-        self._bytes = 0  # what the queued items are counted as (see _cost)
-        self._queue: deque[Item] = deque()
+        self._bytes = 0  # the queued items' costs (see _cost), each as it was counted when queued
+        self._queue: deque[tuple[Item, int]] = deque()
         self._wakeup = asyncio.Event()
         self._closed = False
         self._credit = 0  # frames queued beyond the limit on purpose (a replay the log already holds)
@@ -70,8 +70,8 @@ class OutboundChannel:
 
     @property
     def queued_bytes(self) -> int:
-        """Bytes of the frames waiting (entries not yet serialised are measured without sealing them)."""
-        return sum(len(item) if isinstance(item, str) else _entry_size(item) for item in self._queue)
+        """What the waiting frames count against ``max_bytes`` (entries still growing by their size when queued)."""
+        return self._bytes
 
     def push(self, item: Item) -> bool:
         """Queue a frame; false (and the overflow callback) when the peer is too slow.
@@ -88,7 +88,7 @@ class OutboundChannel:
             self.overflowed = True
             self._on_overflow()
             return False
-        self._queue.append(item)
+        self._queue.append((item, cost))
         self._bytes += cost
         self._wakeup.set()
         return True
@@ -97,9 +97,10 @@ class OutboundChannel:
         """Queue a replay as a whole: it may exceed the limit once, since the event log holds it anyway."""
         if self._closed or self.overflowed or not items:
             return
-        self._queue.extend(items)
+        costed = [(item, _cost(item)) for item in items]
+        self._queue.extend(costed)
         self._credit += len(items)
-        self._bytes += sum(_cost(item) for item in items)
+        self._bytes += sum(cost for _, cost in costed)
         self._wakeup.set()
 
     def close(self) -> None:
@@ -128,8 +129,10 @@ class OutboundChannel:
             # the waiting entry, which saves a frame and a system call each (measured in bench/).
             await asyncio.sleep(0)
             while self._queue:
-                item = self._queue.popleft()
-                self._bytes -= _cost(item)
+                # The entry may have grown since it was queued (coalesced deltas): take back what was
+                # counted then, or the count drifts and the budget loosens.
+                item, cost = self._queue.popleft()
+                self._bytes -= cost
                 data = item if isinstance(item, str) else item.seal()
                 if self._credit:
                     self._credit -= 1
@@ -147,8 +150,3 @@ def _cost(item: Item) -> int:
         return len(item)
     content = item.frame.get("content") if item.data is None else item.data
     return _ENTRY_OVERHEAD + (len(content) if isinstance(content, str) else 0)
-
-
-def _entry_size(entry: LogEntry) -> int:
-    # Sealing here would stop the log from merging later deltas into the entry: measure a copy.
-    return len(entry.data) if entry.data is not None else len(encode_frame(entry.frame))
