@@ -12,12 +12,16 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+
+from myagent.errors import MyAgentError
 from myagent.llm import ScriptedReply, call
 from myagent.ws.control import InMemoryControlBus
 from myagent.ws.event_log import InMemoryEventLog
 from myagent.ws.lease import InMemoryLeases
 from myagent.ws.server import AgentWebSocketServer
 from myagent.ws.store import InMemorySessionStore
+from myagent.ws.translate import Outgoing
 from tests.harness import WAIT, Client, answer_text, running_server
 from tests.test_ws_resume import ANSWER, Danger, Models, drop, expect_resumed, reconnect, sequenced
 
@@ -151,4 +155,24 @@ async def test_a_transport_of_ones_own_can_follow_a_session_through_the_service(
         await follower.aclose()
         assert [f["seq"] for f in seen] == list(range(1, len(seen) + 1))
         assert answer_text(seen) == ANSWER == seen[-1]["content"]  # deltas merged after being read are not lost
+        await client.close()
+
+
+async def test_a_subscriber_that_falls_behind_is_told_after_every_event_before_the_gap() -> None:
+    async with running_server(Models(lambda: ["hi"]), outbound_queue_frames=5) as server:
+        client = await Client.connect(server.url)
+        await client.create_session()
+        sid = str(client.session_id)
+        follower = server.service.subscribe(sid, after_seq=1)  # after agent.session_created
+        waiting = asyncio.ensure_future(anext(follower))  # subscribed, waiting for the first live event
+        await server.service.append(sid, Outgoing("agent.thinking", "step 0", {"step": 0}))
+        first = await asyncio.wait_for(waiting, WAIT)
+        assert first["seq"] == 2
+        for step in range(1, 20):  # nobody reads meanwhile
+            await server.service.append(sid, Outgoing("agent.thinking", f"step {step}", {"step": step}))
+        seqs = [first["seq"]]
+        with pytest.raises(MyAgentError, match="behind"):
+            async for frame in follower:
+                seqs.append(frame["seq"])
+        assert seqs == list(range(2, seqs[-1] + 1)) and len(seqs) < 21  # a gapless prefix, then the error
         await client.close()

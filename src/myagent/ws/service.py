@@ -23,7 +23,7 @@ from typing import Any
 
 from myagent.agent.session_agent import SessionAgent
 from myagent.auth.principal import Principal
-from myagent.errors import ConfigError, ProtocolError
+from myagent.errors import ConfigError, MyAgentError, ProtocolError
 from myagent.llm.base import Usage
 from myagent.llm.http_pool import close_shared_clients
 from myagent.protocol.envelope import create_event
@@ -159,11 +159,16 @@ class SessionService:
         self._sweeper_task = asyncio.create_task(self.sweeper.run(), name=f"sweeper-{self.node_id}")
 
     def spawn(self, work: Any) -> asyncio.Task[Any]:
-        """Start a background task the service owns (cancelled on shutdown)."""
+        """Start a background task the service owns (cancelled on shutdown); a failure is logged when it happens."""
         task = asyncio.create_task(work)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._reap)
         return task
+
+    def _reap(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
     async def shutdown(self) -> None:
         """Refuse new work and close every session this process runs (``agent.session_end``)."""
@@ -209,11 +214,7 @@ class SessionService:
         principal: Principal | None = None,
     ) -> Attachment:
         """A new session with a fresh agent, attached to ``connection_id``; ``agent.session_created`` follows."""
-        session, token = await self._new_session(
-            owner=owner, connection_id=connection_id, quota_key=quota_key, principal=principal
-        )
-        attachment = await self._attach(session.id, connection_id, 0, deliver, on_lost)
-        attachment.subscription.start()
+        session, token, attachment = await self._open(connection_id, deliver, on_lost, owner, quota_key, principal)
         await session.emit(
             AgentEvents.SESSION_CREATED,
             text("session_created", self.language),
@@ -226,6 +227,23 @@ class SessionService:
         )
         logger.info("connection %s: created session %s (agent %s)", connection_id, session.id, session.agent.name)
         return attachment
+
+    async def _open(
+        self,
+        connection_id: str,
+        deliver: Deliver,
+        on_lost: Callable[[str, str], None],
+        owner: str | None,
+        quota_key: str | None,
+        principal: Principal | None,
+    ) -> tuple[Session, str, Attachment]:
+        """A new session attached to ``connection_id`` and live from its first event; and its resume token."""
+        session, token = await self._new_session(
+            owner=owner, connection_id=connection_id, quota_key=quota_key, principal=principal
+        )
+        attachment = await self._attach(session.id, connection_id, 0, deliver, on_lost)
+        attachment.subscription.start()
+        return session, token, attachment
 
     async def _new_session(
         self,
@@ -421,12 +439,8 @@ class SessionService:
                 record, position, connection_id=connection_id, deliver=deliver, on_lost=on_lost
             )
             return None if live is None else (live, True)
-        session, token = await self._new_session(
-            owner=owner, connection_id=connection_id, quota_key=quota_key, principal=principal
-        )
+        session, token, attachment = await self._open(connection_id, deliver, on_lost, owner, quota_key, principal)
         result = self.state.restore_session_from_state(session, state)
-        attachment = await self._attach(session.id, connection_id, 0, deliver, on_lost)
-        attachment.subscription.start()
         await session.emit(
             AgentEvents.STATE_RESTORED,
             text("session_restored", self.language),
@@ -490,14 +504,30 @@ class SessionService:
 
         For transports of your own (an SSE endpoint, a test): a connection of this server uses
         :meth:`create`/:meth:`resume`, which attach the session as well. Ends after ``agent.session_end``.
+
+        Raises:
+            MyAgentError: the consumer fell ``outbound_queue_frames`` events behind (after every event
+                before the gap was yielded); subscribe again from the last seq it got.
         """
         queue: asyncio.Queue[LogEntry] = asyncio.Queue()
-        subscription = await self.events.subscribe(session_id, after_seq, queue.put_nowait)
+        limit = self.options.outbound_queue_frames
+        behind = False
+
+        def deliver(entry: LogEntry) -> None:
+            nonlocal behind
+            if queue.qsize() >= limit:
+                behind = True  # bounded like a connection's writer: the consumer resubscribes from its seq
+            elif not behind:
+                queue.put_nowait(entry)
+
+        subscription = await self.events.subscribe(session_id, after_seq, deliver)
         try:
             for entry in subscription.window.entries:
                 yield _frozen(entry)
             subscription.start()
             while True:
+                if behind and queue.empty():
+                    raise MyAgentError(f"subscriber fell more than {limit} events behind; subscribe again from its seq")
                 frame = _frozen(await queue.get())
                 yield frame
                 if frame.get("event") == AgentEvents.SESSION_END:
