@@ -28,6 +28,8 @@ __all__ = [
     "connect_redis_backends",
 ]
 
+_CONTROL_TIMEOUT = 10.0  # seconds a node waits for another node's answer to a control command
+
 
 class RedisBackends(NamedTuple):
     """The four seams on one client; unpacks as ``store, event_log, control, leases``."""
@@ -71,12 +73,14 @@ def connect_redis_backends(
     )
     client = Redis.from_pool(pool)
     # The control bus's blocking reads (XREAD BLOCK, BLPOP) hold a connection each: their own pool,
-    # so they never starve the appends.
-    blocking = Redis.from_url(url, encoding_errors="surrogatepass")
+    # so they never starve the appends. Their socket waits longer than the longest block (a reply
+    # awaited for the bus's timeout); at redis-py's default (5 s) a command to a node that died a
+    # moment ago failed with a read timeout instead of NodeUnreachable.
+    blocking = Redis.from_url(url, encoding_errors="surrogatepass", socket_timeout=_CONTROL_TIMEOUT + 5)
     keys = Keys(prefix)
     return RedisBackends(
         RedisSessionStore(client, keys=keys),
         RedisEventLog(client, keys=keys, max_events=max_events, poll_interval=poll_interval),
-        RedisControlBus(blocking, keys=keys),
+        RedisControlBus(blocking, keys=keys, timeout=_CONTROL_TIMEOUT),
         RedisLeases(client, keys=keys),
     )
