@@ -28,7 +28,8 @@ from myagent.protocol.names import AgentEvents, SystemEvents, UserEvents
 from myagent.protocol.show_content import render_show_content
 from myagent.protocol.texts import text
 from myagent.ws.commands import CommandContext, dispatch
-from myagent.ws.event_log import LogEntry, encode_frame
+from myagent.ws.commands.context import report_gap
+from myagent.ws.event_log import LogEntry, Missed, encode_frame
 from myagent.ws.limits import FailureThrottle, TokenBucket
 from myagent.ws.outbound import OutboundChannel
 from myagent.ws.service import SessionService
@@ -104,7 +105,11 @@ class Connection:
 
     # -- Peer protocol (what commands and subscriptions use) ----------------------------------
 
-    def deliver(self, entry: LogEntry) -> bool:
+    def deliver(self, entry: LogEntry | Missed) -> bool:
+        if isinstance(entry, Missed):
+            self.metrics.replay_gaps_total += 1
+            report_gap(self, entry)
+            return not self.outbound.overflowed
         return self.outbound.push(entry)
 
     def push_replay(self, entries: list[LogEntry]) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "EventLog",
     "InMemoryEventLog",
     "LogEntry",
+    "Missed",
     "ReplayWindow",
     "SessionLog",
     "StaleFence",
@@ -105,7 +106,21 @@ class ReplayWindow:
     last_seq: int = 0  # the session's last seq when the window was taken
 
 
-Deliver = Callable[[LogEntry], object]
+@dataclass(frozen=True)
+class Missed:
+    """Not an event: a live consumer's events ``first..last`` were trimmed before it could get them.
+
+    A shared log trims by length whoever still reads; a consumer told this reports it as the replay
+    does (``REPLAY_GAP`` with the lost range) and goes on with the events after it.
+    """
+
+    session_id: str
+    first: int
+    last: int
+
+
+#: A consumer of a subscription: gets each entry in order, and a :class:`Missed` where some were lost.
+Deliver = Callable[[LogEntry | Missed], object]
 
 
 class Subscription:
@@ -120,7 +135,7 @@ class Subscription:
         self.session_id = session_id
         self.window = window
         self._deliver = deliver
-        self._held: list[LogEntry] | None = []
+        self._held: list[LogEntry | Missed] | None = []
         self.closed = False
 
     def start(self) -> None:
@@ -129,7 +144,7 @@ class Subscription:
         for entry in held:
             self._deliver(entry)
 
-    def push(self, entry: LogEntry) -> None:
+    def push(self, entry: LogEntry | Missed) -> None:
         if self.closed:
             return
         if self._held is not None:

@@ -33,7 +33,7 @@ from myagent.protocol.show_content import render_show_content
 from myagent.protocol.texts import text
 from myagent.tool.lifecycle import close_all as close_tool_resources
 from myagent.ws.control import ControlBus, ControlCommand, ControlResult, InMemoryControlBus, NodeUnreachable
-from myagent.ws.event_log import Deliver, EventLog, InMemoryEventLog, LogEntry, Subscription
+from myagent.ws.event_log import Deliver, EventLog, InMemoryEventLog, LogEntry, Missed, Subscription
 from myagent.ws.host import SessionHost
 from myagent.ws.lease import InMemoryLeases, Lease, LeaseManager
 from myagent.ws.metrics import Metrics
@@ -506,18 +506,23 @@ class SessionService:
         :meth:`create`/:meth:`resume`, which attach the session as well. Ends after ``agent.session_end``.
 
         Raises:
-            MyAgentError: the consumer fell ``outbound_queue_frames`` events behind (after every event
-                before the gap was yielded); subscribe again from the last seq it got.
+            MyAgentError: the consumer fell ``outbound_queue_frames`` events behind, or a shared log
+                trimmed events before it got them (after every event before the gap was yielded);
+                subscribe again from the last seq it got.
         """
         queue: asyncio.Queue[LogEntry] = asyncio.Queue()
         limit = self.options.outbound_queue_frames
-        behind = False
+        behind: str | None = None
 
-        def deliver(entry: LogEntry) -> None:
+        def deliver(entry: LogEntry | Missed) -> None:
             nonlocal behind
-            if queue.qsize() >= limit:
-                behind = True  # bounded like a connection's writer: the consumer resubscribes from its seq
-            elif not behind:
+            if behind is not None:
+                return
+            if isinstance(entry, Missed):
+                behind = f"events {entry.first}..{entry.last} were trimmed before the subscriber got them"
+            elif queue.qsize() >= limit:  # bounded like a connection's writer: the consumer resubscribes
+                behind = f"subscriber fell more than {limit} events behind"
+            else:
                 queue.put_nowait(entry)
 
         subscription = await self.events.subscribe(session_id, after_seq, deliver)
@@ -526,8 +531,8 @@ class SessionService:
                 yield _frozen(entry)
             subscription.start()
             while True:
-                if behind and queue.empty():
-                    raise MyAgentError(f"subscriber fell more than {limit} events behind; subscribe again from its seq")
+                if behind is not None and queue.empty():
+                    raise MyAgentError(f"{behind}; subscribe again from its seq")
                 frame = _frozen(await queue.get())
                 yield frame
                 if frame.get("event") == AgentEvents.SESSION_END:

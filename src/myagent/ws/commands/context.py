@@ -11,18 +11,18 @@ from myagent.errors import ProtocolError
 from myagent.protocol.errors import ErrorCodes
 from myagent.protocol.inbound import InboundFrame
 from myagent.protocol.texts import text
-from myagent.ws.event_log import LogEntry
+from myagent.ws.event_log import LogEntry, Missed
 from myagent.ws.limits import FailureThrottle
 from myagent.ws.service import Attachment, SessionService
 
-__all__ = ["CommandContext", "Handler", "Peer"]
+__all__ = ["CommandContext", "Handler", "Peer", "report_gap"]
 
 
 class Peer(Protocol):
     """The connection side of a command: where replies and session events go."""
 
-    def deliver(self, entry: LogEntry) -> object:
-        """Queue one sequenced event of an attached session."""
+    def deliver(self, entry: LogEntry | Missed) -> object:
+        """Queue one sequenced event of an attached session (or report events it can no longer get)."""
 
     def push_replay(self, entries: list[LogEntry]) -> None:
         """Queue a replay as a whole."""
@@ -128,13 +128,7 @@ class CommandContext:
         window = attachment.subscription.window
         session_id = attachment.session_id
         if window.missing is not None:
-            first, last = window.missing
-            self.peer.send_error(
-                ErrorCodes.REPLAY_GAP,
-                f"events {first}..{last} are no longer retained; later events follow",
-                session_id=session_id,
-                details={"missing_from_seq": first, "missing_to_seq": last},
-            )
+            report_gap(self.peer, Missed(session_id, *window.missing))
         described = await self.service.on_owner(session_id, "describe")
         self.peer.notice(
             "reconnect",
@@ -148,6 +142,16 @@ class CommandContext:
         )
         self.peer.push_replay(window.entries)
         attachment.subscription.start()
+
+
+def report_gap(peer: Peer, missed: Missed) -> None:
+    """``REPLAY_GAP`` with the lost range: in a replay, or live when a shared log trimmed what a reader had not read."""
+    peer.send_error(
+        ErrorCodes.REPLAY_GAP,
+        f"events {missed.first}..{missed.last} are no longer retained; later events follow",
+        session_id=missed.session_id,
+        details={"missing_from_seq": missed.first, "missing_to_seq": missed.last},
+    )
 
 
 Handler = Callable[[CommandContext, InboundFrame], Awaitable[None]]

@@ -10,7 +10,9 @@ Live delivery: each node has one pub/sub connection (:class:`_Listener`) subscri
 channels of the sessions it has readers for. A wake-up only tells a reader to look; the reader
 always reads the stream itself from its position, and also looks every ``poll_interval`` seconds
 and after every reconnect of the listener, so a lost wake-up delays an event but never loses it.
-A delta is never merged into an entry once it was sent to Redis (other nodes may have read it).
+A reader so far behind that ``MAXLEN`` trimmed its next events delivers a
+:class:`~myagent.ws.event_log.Missed` with the lost range (its connection sends ``REPLAY_GAP``, as a
+replay does), then the events after it. A delta is never merged into an entry once it was sent to Redis (other nodes may have read it).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from myagent.ws.event_log import Deliver, EventLog, LogEntry, ReplayWindow, Subscription
+from myagent.ws.event_log import Deliver, EventLog, LogEntry, Missed, ReplayWindow, Subscription
 from myagent.ws.redis.appender import Appender, entry_from, seq_of
 from myagent.ws.redis.keys import Keys
 
@@ -224,7 +226,7 @@ class _Reader:
             self.woken.clear()
 
     async def _catch_up(self, subscription: Subscription) -> None:
-        """Deliver every entry after :attr:`position`; report (and skip) any range trimmed before it was read."""
+        """Deliver every entry after :attr:`position`; a range trimmed before it was read is delivered as :class:`Missed`."""
         while True:
             raw: Any = await self.log.client.xrange(
                 self.log.keys.events(self.session_id), f"{self.position + 1}-0", "+", count=500
@@ -235,13 +237,14 @@ class _Reader:
                 seq = seq_of(entry_id)
                 if seq <= self.position:
                     continue  # offered meanwhile by an append of this node
-                if seq != self.position + 1:
-                    logger.error(
+                if seq != self.position + 1:  # trimmed (MAXLEN) before this reader got to them
+                    logger.warning(
                         "session %s: events %d..%d were trimmed before this node read them",
                         self.session_id,
                         self.position + 1,
                         seq - 1,
                     )
+                    subscription.push(Missed(self.session_id, self.position + 1, seq - 1))
                 self.position = seq
                 subscription.push(entry_from(self.session_id, seq, fields[b"d"]))
             if subscription.closed:
