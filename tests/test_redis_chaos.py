@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx2 as httpx  # the environment's httpx (the distribution is named httpx2)
 import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
@@ -86,7 +87,7 @@ class Nodes:
         cwd = self.cwd / f"node-{len(self.nodes) + len(self.retired)}-{port}"  # a restart keeps the old log
         cwd.mkdir()
         node = ServerProcess(argv, cwd, port, MYAGENT_STATE_SECRET=SECRET, **self.env)
-        node.wait_healthy()
+        _wait_healthy(node)
         return node
 
     def start_all(self, count: int) -> None:
@@ -112,6 +113,19 @@ class Nodes:
 
 class Refused(Exception):
     """The server answered a create or resume with an error."""
+
+
+def _wait_healthy(node: ServerProcess, timeout: float = 90.0) -> None:
+    """Bounded readiness polling; generous, since a node restarts while the others are busy."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(trust_env=False, timeout=5) as http:
+        while True:
+            assert node.process.poll() is None, f"node exited early:\n{node.stderr}"
+            with contextlib.suppress(httpx.TransportError):
+                if http.get(f"http://127.0.0.1:{node.port}/healthz").status_code == 200:
+                    return
+            assert time.monotonic() < deadline, f"node never became healthy:\n{node.stderr}"
+            time.sleep(0.1)
 
 
 @dataclass
@@ -214,7 +228,7 @@ class Chaos:
         """A connection to a random node that is up (a killed one refuses until it is back)."""
         while True:
             index = self.rng.randrange(len(self.nodes.nodes))
-            with contextlib.suppress(OSError, websockets.InvalidHandshake, TimeoutError):
+            with contextlib.suppress(OSError, websockets.InvalidHandshake, TimeoutError, ConnectionClosed):
                 ws = await websockets.connect(self.nodes.url(index), open_timeout=10, max_size=None)
                 greeting = json.loads(await asyncio.wait_for(ws.recv(), 10))
                 assert greeting["event"] == "system.connected"
@@ -297,16 +311,6 @@ class Chaos:
                         await asyncio.wait_for(ws.wait_closed(), 10)
                     await asyncio.sleep(self.rng.uniform(0, 0.3))  # away a while: events pile up
                     return
-
-    async def _resume(self, run: SessionRun) -> websockets.ClientConnection:
-        ws, _ = await self._connect()
-        run.connections += 1
-        frame = {"event": "user.reconnect", "session_id": run.session_id, "resume_token": run.token}
-        await ws.send(json.dumps({**frame, "last_seq": run.last_seq}))
-        notice = await self._until(ws, run, "system.notice")
-        if notice.get("metadata", {}).get("resume_token"):
-            run.token = notice["metadata"]["resume_token"]  # tokens rotate on every resume
-        return ws
 
     async def _until(self, ws: websockets.ClientConnection, run: SessionRun, event: str) -> dict[str, Any]:
         while True:
