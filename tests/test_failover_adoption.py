@@ -65,8 +65,8 @@ async def test_an_answer_complete_in_the_checkpoint_is_given_again_without_askin
         await server.service.adopt_orphans()
         frames = await until_closed(server, "s-done")
 
-    assert [f["event"] for f in frames] == ["agent.run_resumed", "agent.final_answer"]
-    assert frames[-1]["content"] == "42"
+    assert [f["event"] for f in frames] == ["agent.run_resumed", "agent.partial_answer", "agent.final_answer"]
+    assert frames[1]["content"] == frames[-1]["content"] == "42"  # the superseded step's text, whole
     assert factory.last.requests == []
 
 

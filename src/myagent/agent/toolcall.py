@@ -174,7 +174,8 @@ class ToolCallAgent:
         Each unanswered call is run again if its tool is ``idempotent`` or the call was still waiting
         for a confirmation (``asking``: its call ids), which is then asked again; any other may have
         taken effect, so the model is told it was interrupted instead. An answer already complete
-        in memory is given again without asking the model; otherwise the next step is asked of it.
+        in memory is sent again (one delta, then the final answer) without asking the model;
+        otherwise the next step is asked of it.
         """
         _, interrupted = self.resume_point(asking)
         last = self.memory[-1] if self.memory else None
@@ -183,7 +184,10 @@ class ToolCallAgent:
         return self._guarded(self._resume(confirm or self.confirm, interrupted))
 
     async def _answered(self, answer: str) -> AsyncGenerator[RunEvent, None]:
-        yield FinalAnswer(answer, "stop", max(self.current_step, 1))
+        step = max(self.current_step, 1)
+        if answer:
+            yield AnswerDelta(answer, step)  # whatever text of the step a client saw is superseded: send it whole
+        yield FinalAnswer(answer, "stop", step)
 
     def unanswered_calls(self) -> list[ToolCall]:
         """Tool calls of the last assistant message that have no tool result in memory yet."""
