@@ -28,7 +28,9 @@ __all__ = [
     "ToolStatus",
 ]
 
-ToolStatus = Literal["ok", "error", "invalid_arguments", "unknown_tool", "refused", "expired", "timeout", "cancelled"]
+ToolStatus = Literal[
+    "ok", "error", "invalid_arguments", "unknown_tool", "refused", "expired", "timeout", "cancelled", "interrupted"
+]
 FinishReason = Literal["stop", "terminate", "max_steps"]
 
 

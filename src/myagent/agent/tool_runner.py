@@ -20,7 +20,12 @@ from myagent.tool.schema import ArgumentError, parse_arguments
 if TYPE_CHECKING:
     from myagent.agent.toolcall import ToolCallAgent
 
-__all__ = ["StartedCall", "run_tool_call"]
+__all__ = ["INTERRUPTED_RESULT", "StartedCall", "interrupted_call", "run_tool_call"]
+
+INTERRUPTED_RESULT = (
+    "Interrupted: the process running this tool call stopped before it reported a result. "
+    "The call may or may not have taken effect; check before repeating it."
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +47,19 @@ def run_tool_call(agent: ToolCallAgent, call: ToolCall, step: int, confirm: Conf
     needs_confirmation = bool(tool is not None and tool.user_confirm)
     event = ToolCallStarted(call.id, call.name, shown, step, needs_confirmation)
     return StartedCall(event, _finish(agent, tool, call, step, confirm))
+
+
+def interrupted_call(call: ToolCall, step: int) -> StartedCall:
+    """A call that was running when its process died, reported as ``interrupted`` without running it again."""
+
+    async def report() -> ToolCallFinished:
+        return ToolCallFinished(call.id, call.name, ToolResult.failure(INTERRUPTED_RESULT), "interrupted", step, 0.0)
+
+    try:
+        shown: dict[str, Any] | str = parse_arguments(call.arguments)
+    except ArgumentError:
+        shown = call.arguments
+    return StartedCall(ToolCallStarted(call.id, call.name, shown, step), report())
 
 
 async def _finish(

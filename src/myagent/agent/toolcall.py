@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Collection, Iterable, Sequence
 from typing import Any
 
 from myagent.agent.confirmation import ConfirmationDecision, ConfirmationRequest, ConfirmCallback
@@ -25,7 +25,7 @@ from myagent.agent.events import (
     StepStarted,
     ToolCallFinished,
 )
-from myagent.agent.tool_runner import run_tool_call
+from myagent.agent.tool_runner import interrupted_call, run_tool_call
 from myagent.agent.usage import UsageLedger
 from myagent.errors import AgentRunError, ModelError
 from myagent.llm.base import Message, Model, ModelRequest, ModelResponse, TextDelta, ToolCall, ToolChoice
@@ -152,6 +152,43 @@ class ToolCallAgent:
         """
         return self._guarded(self._resume(confirm or self.confirm))
 
+    def resume_point(self, asking: Iterable[str] = ()) -> tuple[int, list[str]]:
+        """Where :meth:`resume_after_loss` goes on: the step whose model call comes next, and the
+        unanswered calls it reports as interrupted (not idempotent, not waiting for a confirmation)."""
+        waiting = set(asking)
+        interrupted = []
+        calls = self.unanswered_calls()
+        for call in calls:
+            tool = self.tools.get(call.name)
+            if call.id not in waiting and not (tool is not None and tool.idempotent):
+                interrupted.append(call.id)
+        step = max(self.current_step, 1)
+        after_tools = bool(calls) or bool(self.memory and self.memory[-1].role == "tool")
+        return (step + 1 if after_tools else step), interrupted
+
+    def resume_after_loss(
+        self, *, asking: Iterable[str] = (), confirm: ConfirmCallback | None = None
+    ) -> AsyncGenerator[RunEvent, None]:
+        """Go on with a run whose process died, from the conversation it checkpointed.
+
+        Each unanswered call is run again if its tool is ``idempotent`` or the call was still waiting
+        for a confirmation (``asking``: its call ids), which is then asked again; any other may have
+        taken effect, so the model is told it was interrupted instead. An answer already complete
+        in memory is sent again (one delta, then the final answer) without asking the model;
+        otherwise the next step is asked of it.
+        """
+        _, interrupted = self.resume_point(asking)
+        last = self.memory[-1] if self.memory else None
+        if last is not None and last.role == "assistant" and not last.tool_calls:
+            return self._guarded(self._answered(last.content or ""))
+        return self._guarded(self._resume(confirm or self.confirm, interrupted))
+
+    async def _answered(self, answer: str) -> AsyncGenerator[RunEvent, None]:
+        step = max(self.current_step, 1)
+        if answer:
+            yield AnswerDelta(answer, step)  # whatever text of the step a client saw is superseded: send it whole
+        yield FinalAnswer(answer, "stop", step)
+
     def unanswered_calls(self) -> list[ToolCall]:
         """Tool calls of the last assistant message that have no tool result in memory yet."""
         answered: set[str] = set()
@@ -199,19 +236,23 @@ class ToolCallAgent:
                 self._end_run()
 
     async def _turn(self, query: str, confirm: ConfirmCallback | None) -> AsyncGenerator[RunEvent, None]:
+        self.current_step = 0  # steps count from 1 in each run; a checkpoint taken now says none began
         yield self._remember(Message("user", query))
         async with contextlib.aclosing(self._loop(confirm, 1)) as events:
             async for event in events:
                 yield event
 
-    async def _resume(self, confirm: ConfirmCallback | None) -> AsyncGenerator[RunEvent, None]:
+    async def _resume(
+        self, confirm: ConfirmCallback | None, interrupted: Collection[str] = ()
+    ) -> AsyncGenerator[RunEvent, None]:
         calls = self.unanswered_calls()
         step = max(self.current_step, 1)
         if calls:
-            async with contextlib.aclosing(self._run_tools(calls, step, confirm)) as events:
+            async with contextlib.aclosing(self._run_tools(calls, step, confirm, interrupted)) as events:
                 async for event in events:
                     yield event
-        async with contextlib.aclosing(self._loop(confirm, step + 1 if calls else step)) as events:
+        next_step, _ = self.resume_point()
+        async with contextlib.aclosing(self._loop(confirm, next_step)) as events:
             async for event in events:
                 yield event
 
@@ -304,16 +345,22 @@ class ToolCallAgent:
             self._remember(Message("assistant", "".join(partial) + " [interrupted]"))
 
     async def _run_tools(
-        self, calls: Sequence[ToolCall], step: int, confirm: ConfirmCallback | None
+        self, calls: Sequence[ToolCall], step: int, confirm: ConfirmCallback | None, interrupted: Collection[str] = ()
     ) -> AsyncGenerator[RunEvent, None]:
-        """Run the step's calls concurrently; events as they finish, memory in call order."""
+        """Run the step's calls concurrently; events as they finish, memory in call order.
+
+        Calls in ``interrupted`` are not run: they are reported as interrupted (see :meth:`resume_after_loss`).
+        """
         self._open_calls = list(calls)
         self._open_results = {}
         finished: asyncio.Queue[ToolCallFinished] = asyncio.Queue()
         tasks: list[asyncio.Task[None]] = []
         try:
             for call in calls:
-                started = run_tool_call(self, call, step, confirm)
+                if call.id in interrupted:
+                    started = interrupted_call(call, step)
+                else:
+                    started = run_tool_call(self, call, step, confirm)
                 yield started.event
                 tasks.append(asyncio.create_task(self._finish(started.work, finished)))
             for _ in calls:

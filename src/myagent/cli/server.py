@@ -41,6 +41,13 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--state-encrypt", action="store_true", default=None, help="encrypt exported session states")
     parser.add_argument("--grace-period", type=float, default=None, help="seconds a session outlives its connection")
+    parser.add_argument(
+        "--lease-ttl",
+        type=float,
+        default=None,
+        help="seconds a node's hold on a session's run lasts unless renewed; with --redis-url, another node "
+        "takes the session over this long after its node stopped",
+    )
     parser.add_argument("--heartbeat-interval", type=float, default=None, help="seconds between heartbeats")
     parser.add_argument("--confirm-timeout", type=float, default=None, help="seconds a confirmation stays open")
     parser.add_argument("--language", choices=["zh", "en"], default=None, help="language of status texts")
@@ -179,6 +186,7 @@ def _build_server(factory: Callable[[], Any], args: argparse.Namespace) -> Agent
     options = {
         "grace_period": args.grace_period,
         "heartbeat_interval": args.heartbeat_interval,
+        "lease_ttl": args.lease_ttl,
         "confirm_timeout": args.confirm_timeout,
         "language": args.language,
         "send_llm_messages": args.send_llm_messages or _env_flag("SEND_LLM_MESSAGE"),

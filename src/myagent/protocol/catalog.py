@@ -290,7 +290,8 @@ _DOWN = [
             "failure",
             "string",
             "metadata",
-            "Only with `status: failed`: error | invalid_arguments | unknown_tool | timeout.",
+            "Only with `status: failed`: error | invalid_arguments | unknown_tool | timeout | interrupted "
+            "(the process running the call stopped; see `agent.run_resumed`).",
         ),
         *_TOOL_META,
         _f("base64_image", "string", "metadata", "An image the tool produced (base64)."),
@@ -374,6 +375,24 @@ _DOWN = [
         "required",
         "string",
         _f("step_id", "string", "metadata", "The confirmation that was withdrawn.", required=True),
+    ),
+    _down(
+        AgentEvents.RUN_RESUMED,
+        "The process running this session's run stopped; another one goes on with the run from its last "
+        "checkpoint (after the last completed model reply or tool result). Text deltas of `metadata.step` "
+        "sent before this event are superseded: that step is answered again. The run still ends with "
+        "one closing event.",
+        "required",
+        "string",
+        _f("step", "integer", "metadata", "The step that is answered again.", required=True),
+        _f(
+            "interrupted_calls",
+            "array",
+            "metadata",
+            "Ids of the tool calls that were running and are reported to the model as interrupted "
+            "(an `agent.tool_result` with `status: failed`, `failure: interrupted` follows for each).",
+        ),
+        _f("reason", "string", "metadata", "Why: `node_lost`."),
     ),
     _down(
         AgentEvents.STATE_RESTORED,

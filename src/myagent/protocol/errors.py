@@ -41,6 +41,7 @@ class ErrorCodes:
     AGENT_FACTORY_FAILED = "AGENT_FACTORY_FAILED"
     RUN_FAILED = "RUN_FAILED"
     MODEL_ERROR = "MODEL_ERROR"
+    RUN_LOST = "RUN_LOST"
     STATE_MALFORMED = "STATE_MALFORMED"
     STATE_VERSION_MISMATCH = "STATE_VERSION_MISMATCH"
     STATE_CHECKSUM_MISMATCH = "STATE_CHECKSUM_MISMATCH"
@@ -94,6 +95,11 @@ _TABLE = [
     ErrorCode(ErrorCodes.AGENT_FACTORY_FAILED, "The agent factory raised while creating the session's agent."),
     ErrorCode(ErrorCodes.RUN_FAILED, "The run stopped because of an unexpected error in the agent or a tool."),
     ErrorCode(ErrorCodes.MODEL_ERROR, "The model endpoint failed after retries."),
+    ErrorCode(
+        ErrorCodes.RUN_LOST,
+        "The process running the run stopped, and this run cannot be continued from its checkpoint (a Plan & Solve "
+        "run); the session is idle again, with the conversation as it was checkpointed.",
+    ),
     ErrorCode(
         ErrorCodes.STATE_MALFORMED,
         "The signed state is not an object with state, timestamp, signature, version and checksum of the right types "

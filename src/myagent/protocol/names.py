@@ -55,6 +55,7 @@ class AgentEvents:
     STATE_EXPORTED = "agent.state_exported"
     STATE_RESTORED = "agent.state_restored"
     CONFIRMATION_WITHDRAWN = "agent.confirmation_withdrawn"
+    RUN_RESUMED = "agent.run_resumed"
 
 
 class SystemEvents:

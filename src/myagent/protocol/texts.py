@@ -31,6 +31,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "session_taken_over": ("会话已在另一个连接上恢复", "The session was resumed on another connection"),
     "state_exported": ("会话状态已导出", "Session state exported"),
     "confirmation_withdrawn": ("确认请求已撤回", "Confirmation request withdrawn"),
+    "run_lost": (
+        "运行它的节点已停止，此运行无法继续；会话可以继续使用",
+        "The node running this run stopped and the run cannot go on; the session is usable again",
+    ),
+    "run_resumed": (
+        "运行它的节点已停止，另一节点从第 {step} 步继续",
+        "The node running this session stopped; another node goes on from step {step}",
+    ),
     "confirm_tool": ("确认执行工具: {name}", "Confirm running tool: {name}"),
     "confirm_plan": ("请确认计划后开始执行", "Confirm the plan before solving"),
     "first_step": ("正在处理您的请求...", "Working on your request..."),
@@ -85,6 +93,7 @@ SHOW_TEMPLATES: dict[str, tuple[str, str]] = {
     PipelineEvents.COMPLETED: ("全部完成", "All done"),
     PipelineEvents.TASKS_COMPLETED: ("任务全部结束", "Tasks finished"),
     AgentEvents.CONFIRMATION_WITHDRAWN: ("确认请求已撤回", "Confirmation withdrawn"),
+    AgentEvents.RUN_RESUMED: ("运行已在另一节点继续", "Run resumed on another node"),
 }
 
 TOOL_STATUS_ZH = {

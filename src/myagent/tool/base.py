@@ -50,6 +50,9 @@ class BaseTool:
         parameters: JSON Schema of the arguments; inferred from ``execute`` when ``None``.
         user_confirm: ask the user before every call (the agent's confirmation callback decides).
         timeout: seconds one call may take (``None``: the agent's ``tool_timeout``).
+        idempotent: running a call twice does no more than running it once (a read, a lookup). When
+            the process running a call dies, another process runs an idempotent call again; any
+            other call is reported to the model as interrupted, since it may have taken effect.
     """
 
     name: str = ""
@@ -57,6 +60,7 @@ class BaseTool:
     parameters: dict[str, Any] | None = None
     user_confirm: bool = False
     timeout: float | None = None
+    idempotent: bool = False
 
     _validator: jsonschema.Draft202012Validator | None = None
     _schema: dict[str, Any] | None = None

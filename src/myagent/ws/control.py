@@ -61,6 +61,10 @@ class ControlBus(abc.ABC):
             NodeUnreachable: no process serves ``node_id``.
         """
 
+    @abc.abstractmethod
+    async def alive(self, node_id: str) -> bool:
+        """Whether a process serves ``node_id`` now (a node that stopped without a word counts as gone)."""
+
 
 class InMemoryControlBus(ControlBus):
     """Nodes in one process (tests, or several services in one app)."""
@@ -79,3 +83,6 @@ class InMemoryControlBus(ControlBus):
         if handler is None:
             raise NodeUnreachable(f"node {node_id} is not running")
         return await handler(command)
+
+    async def alive(self, node_id: str) -> bool:
+        return node_id in self._handlers

@@ -166,6 +166,25 @@ class SessionHost:
         await session.emit(AgentEvents.SESSION_END, text("session_end", session.language), metadata={"reason": reason})
         self.sessions.pop(session.id, None)
 
+    async def resume_lost_run(self, session: Session, asking: list[str]) -> None:
+        """Go on with the run of a session taken over from a process that died (see ``agent.run_resumed``).
+
+        ``asking``: call ids that were waiting for a confirmation (asked again, never called interrupted).
+        """
+        agent = session.agent
+        resume_point = getattr(agent, "resume_point", None)
+        if not callable(resume_point) or not callable(getattr(agent, "resume_after_loss", None)):
+            # A Plan & Solve run cannot be picked up mid-pipeline: close it, never leave it silent.
+            await session.emit(
+                AgentEvents.ERROR,
+                text("run_lost", session.language),
+                metadata={"error_code": ErrorCodes.RUN_LOST},
+            )
+            await self._on_finished(session)
+            return
+        step, interrupted = resume_point(asking)
+        self.start(session, _resumed_run(session, step, interrupted, asking))
+
     # -- Plan & Solve -------------------------------------------------------------------------
 
     @staticmethod
@@ -247,6 +266,17 @@ async def _direct_run(session: Session, agent: PlanSolveAgent, work: AsyncIterat
     counts = agent.context.status_counts() if agent.context is not None else {}
     counts = {"completed": 0, "failed": 0, "cancelled": 0, **counts}
     await session.emit(PipelineEvents.TASKS_COMPLETED, {"total": sum(counts.values()), **counts})
+
+
+async def _resumed_run(session: Session, step: int, interrupted: list[str], asking: list[str]) -> AsyncIterator[Any]:
+    """``agent.run_resumed``, then the rest of the run from the agent's checkpointed conversation."""
+    await session.emit(
+        AgentEvents.RUN_RESUMED,
+        text("run_resumed", session.language, step=step),
+        metadata={"step": step, "interrupted_calls": interrupted, "reason": "node_lost"},
+    )
+    async for event in session.agent.resume_after_loss(asking=asking, confirm=session.confirm):  # type: ignore[attr-defined]
+        yield event
 
 
 _Operation = Callable[[SessionHost, Session, dict[str, Any]], Awaitable[ControlResult]]

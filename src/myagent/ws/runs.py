@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from myagent.agent.events import FinalAnswer, ModelCallFinished
+from myagent.agent.events import FinalAnswer, MessageAdded, ModelCallFinished, ToolCallFinished
 from myagent.llm.base import Usage
 from myagent.plan_solve.events import SubAgentEvent
 from myagent.protocol.errors import ErrorCodes
@@ -77,6 +77,7 @@ async def drive_run(session: Session, work: Work, *, on_usage: Callable[[Usage],
     mark = len(session.agent.usage.calls)
     send_llm_messages = session.options.send_llm_messages
     try:
+        await session.save_progress()  # the run is under way: if this process dies, another goes on with it
         events = session.agent.stream(work, confirm=session.confirm) if isinstance(work, str) else work
         async for event in events:
             inner = event.event if isinstance(event, SubAgentEvent) else event
@@ -87,6 +88,8 @@ async def drive_run(session: Session, work: Work, *, on_usage: Callable[[Usage],
                 facts = RunFacts(session.agent.usage.since(mark), (time.monotonic() - started) * 1000)
             for out in translate(event, language, facts=facts, send_llm_messages=send_llm_messages):
                 await session.emit(out.event, out.content, metadata=out.metadata, step_id=out.step_id)
+            if isinstance(event, MessageAdded | ToolCallFinished):  # a step's reply or a tool's result
+                await session.save_progress()
     except asyncio.CancelledError as exc:
         reason = (exc.args[0] if exc.args else None) or "user_cancel"
         await asyncio.shield(

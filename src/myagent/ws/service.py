@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import json
 import logging
 import secrets
 import time
@@ -77,6 +78,16 @@ def _frozen(entry: LogEntry) -> dict[str, Any]:
     """The entry's frame as it is sent: sealed, so that no later delta is merged into it unseen."""
     entry.seal()
     return entry.frame
+
+
+def _principal_of(owner: str | None) -> Principal | None:
+    """The principal a record's owner names (its key; the claims it had are not kept)."""
+    if owner is None:
+        return None
+    with contextlib.suppress(ValueError, TypeError):
+        tenant, principal_id = json.loads(owner)
+        return Principal(str(principal_id), None if tenant is None else str(tenant))
+    return None
 
 
 def _takes_an_argument(factory: Callable[..., Any]) -> bool:
@@ -266,7 +277,7 @@ class SessionService:
             ).with_detail("max_sessions_per_client", limit)
         session_id = str(uuid.uuid4())
         agent = await self._new_agent(SessionContext(session_id, principal))
-        session = Session(session_id, agent, self.options, self.append)
+        session = self._live_session(session_id, agent)
         token = secrets.token_urlsafe(24)
         lease = await self.leases.acquire(session.id, self.node_id, self.options.lease_ttl)
         if lease is None:
@@ -627,23 +638,89 @@ class SessionService:
         # nothing waits for a delta's seq, so none is looked up.
         return 0 if entry is None else entry.seq
 
-    async def _checkpoint(self, session: Session) -> None:
-        """After a run: keep the conversation and the plan context in the record (another process may resume).
+    def _live_session(self, session_id: str, agent: SessionAgent) -> Session:
+        # Progress is checkpointed during runs only where another process could go on with it.
+        checkpoint = self._checkpoint if self.store.keeps_checkpoints else None
+        return Session(session_id, agent, self.options, self.append, checkpoint)
 
-        A store that keeps no checkpoints (the in-memory one, whose sessions live in this process)
+    async def _checkpoint(self, session: Session, running: bool = False) -> None:
+        """Keep the conversation, pending confirmations and plan context in the record.
+
+        Called at the end of every run, and (``running``) after every message, tool result and
+        confirmation of a run, so that another process can go on with a run whose process died. A
+        store that keeps no checkpoints (the in-memory one, whose sessions live in this process)
         is left alone: a copy of every conversation would double each session's memory.
         """
         if not self.store.keeps_checkpoints:
             return
-        export = getattr(session.agent, "export_plan_context", None)
-        plan_context = export() if callable(export) else None
-        if session.id in self.host.sessions:
+        async with session.checkpoint_lock:  # in order: a slower, older write never lands last
+            if session.id not in self.host.sessions:
+                return  # closed here, or its lease was lost: the record is no longer ours to write
+            export = getattr(session.agent, "export_plan_context", None)
+            plan_context = export() if callable(export) else None
             await self.store.update(
                 session.id,
                 conversation=[message.to_dict() for message in session.agent.snapshot_messages()],
                 pending_confirmations=session.pending_summary(),
                 plan_context=plan_context if isinstance(plan_context, dict) else None,
+                running=running,
+                current_step=session.agent.current_step,
             )
+
+    # -- failover -----------------------------------------------------------------------------
+
+    async def adopt_orphans(self) -> None:
+        """Take over the sessions of processes that stopped without a word, once their leases lapse.
+
+        Runs on every sweep where checkpoints are kept. A session whose run was under way goes on
+        from its last checkpoint here (:meth:`SessionHost.resume_lost_run`).
+        """
+        if not self.store.keeps_checkpoints or self.shutting_down:
+            return
+        for node_id in await self.store.node_ids():
+            if node_id == self.node_id or await self.control.alive(node_id):
+                continue
+            for session_id in await self.store.ids(node_id=node_id):
+                lease = await self.leases.acquire(session_id, self.node_id, self.options.lease_ttl)
+                if lease is not None:
+                    await self._adopt(session_id, node_id, lease)
+
+    async def _adopt(self, session_id: str, lost_node: str, lease: Lease) -> None:
+        record = await self.store.get(session_id)
+        if record is None or record.status == "closed" or record.node_id != lost_node:
+            await self.leases.release(lease)  # closed, or adopted by someone else meanwhile
+            return
+        try:
+            agent = await self._new_agent(SessionContext(session_id, _principal_of(record.owner)))
+        except ProtocolError:
+            await self.leases.release(lease)  # logged by _new_agent; another sweep tries again
+            return
+        session = self._live_session(session_id, agent)
+        checkpoint = {
+            "messages": record.conversation,
+            "current_step": record.current_step,
+            "plan_context": record.plan_context,
+        }
+        self.state.restore_session_from_state(session, checkpoint)
+        self.held[session_id] = lease
+        self.host.sessions[session_id] = session
+        changes: dict[str, Any] = {"node_id": self.node_id}
+        if record.status == "attached" and not (
+            record.attached_node is not None and await self.control.alive(record.attached_node)
+        ):
+            # Its connection died with that node: wait for a reconnect as for any dropped connection.
+            deadline = time.time() + self.options.grace_period
+            changes.update(status="detached", connection_id=None, attached_node=None, expires_at=deadline)
+        await self.store.update(session_id, **changes)
+        logger.warning(
+            "session %s: taken over from node %s, which stopped%s",
+            session_id,
+            lost_node,
+            "; its run goes on here" if record.running else "",
+        )
+        if record.running:
+            asking = [str(p["call_id"]) for p in record.pending_confirmations if p.get("call_id")]
+            await self.host.resume_lost_run(session, asking)
 
     async def renew_leases(self) -> None:
         for session_id, lease in list(self.held.items()):

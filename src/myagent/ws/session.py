@@ -21,7 +21,7 @@ from myagent.ws.confirmations import ConfirmationBook, PendingConfirmation
 from myagent.ws.options import ServerOptions
 from myagent.ws.translate import Outgoing
 
-__all__ = ["Append", "Session"]
+__all__ = ["Append", "Checkpoint", "Session"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +30,21 @@ _CLOSE_WAIT = 10.0
 #: Sequences one event of a session in its log; returns its seq.
 Append = Callable[[str, Outgoing], Awaitable[int]]
 
+#: Keeps a session's progress where another process can go on with it (``True``: a run is under way).
+Checkpoint = Callable[["Session", bool], Awaitable[None]]
+
 
 class Session:
     """An agent with its run and pending confirmations; lives as long as the session is open here."""
 
-    def __init__(self, session_id: str, agent: SessionAgent, options: ServerOptions, append: Append) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        agent: SessionAgent,
+        options: ServerOptions,
+        append: Append,
+        checkpoint: Checkpoint | None = None,
+    ) -> None:
         self.id = session_id
         self.agent = agent
         self.options = options
@@ -44,6 +54,8 @@ class Session:
         self.created_at = time.time()
         self.closed = False
         self._append = append
+        self._checkpoint = checkpoint
+        self.checkpoint_lock = asyncio.Lock()  # one checkpoint at a time, each of the latest progress
 
     @property
     def busy(self) -> bool:
@@ -55,11 +67,18 @@ class Session:
         """Append one event to the session's log; returns its seq."""
         return await self._append(self.id, Outgoing(event, content, metadata, step_id))
 
+    async def save_progress(self) -> None:
+        """A run made progress (a message, a tool result, a confirmation asked or answered): checkpoint it."""
+        if self._checkpoint is not None:
+            await self._checkpoint(self, True)
+
     # -- confirmations ------------------------------------------------------------------------
 
     async def confirm(self, request: ConfirmationRequest) -> ConfirmationDecision:
         """The agent's confirmation callback: ask the client and wait (expiry counts as refusal)."""
-        return await self.confirmations.ask(request, self._announce, self._withdraw)
+        decision = await self.confirmations.ask(request, self._announce, self._withdraw)
+        await self.save_progress()  # no longer waiting: a call that now runs is not asked again elsewhere
+        return decision
 
     async def _withdraw(self, pending: PendingConfirmation) -> None:
         await self.emit(
@@ -88,7 +107,11 @@ class Session:
             content = text("confirm_plan", self.language)
         else:
             content = text("confirm_tool", self.language, name=request.tool_name)
-        return await self.emit(AgentEvents.USER_CONFIRM, content, metadata=metadata, step_id=pending.step_id)
+        seq = await self.emit(AgentEvents.USER_CONFIRM, content, metadata=metadata, step_id=pending.step_id)
+        if not resent:
+            pending.seq = seq
+            await self.save_progress()  # waiting: another process asks again rather than call it interrupted
+        return seq
 
     async def announce_again(self, replayed: tuple[int, int] | None) -> None:
         """After a resume: announce every pending request the replay (``(first, last)`` seq) did not carry.
@@ -101,7 +124,7 @@ class Session:
 
     def pending_summary(self) -> list[dict[str, Any]]:
         return [
-            {"step_id": p.step_id, "tool_name": p.request.tool_name, "seq": p.seq}
+            {"step_id": p.step_id, "call_id": p.request.call_id, "tool_name": p.request.tool_name, "seq": p.seq}
             for p in self.confirmations.pending.values()
         ]
 

@@ -43,11 +43,15 @@ class SessionRecord:
         created_at: UNIX time of creation.
         expires_at: UNIX time after which a detached session is closed.
         agent_name: the agent's name.
-        conversation: the agent's messages at the last checkpoint (end of a run).
-        pending_confirmations: step ids and tool names of confirmations waiting for an answer.
+        conversation: the agent's messages at the last checkpoint (when the store keeps checkpoints:
+            after every message, tool result and confirmation of a run, and at its end).
+        pending_confirmations: step ids, call ids and tool names of confirmations waiting for an answer.
         plan_context: the Plan & Solve context at the last checkpoint.
         quota_key: what the session counts against (its owner, or its creator's address while
             authentication is off).
+        running: a run was under way at the last checkpoint (another process continues it if this
+            one dies).
+        current_step: the agent's step counter at the last checkpoint.
     """
 
     id: str
@@ -64,6 +68,8 @@ class SessionRecord:
     pending_confirmations: list[dict[str, Any]] = field(default_factory=list)
     plan_context: dict[str, Any] | None = None
     quota_key: str | None = None
+    running: bool = False
+    current_step: int = 0
 
 
 class SessionStore(abc.ABC):
@@ -94,6 +100,14 @@ class SessionStore(abc.ABC):
     @abc.abstractmethod
     async def count(self, *, node_id: str | None = None, quota_key: str | None = None) -> int:
         """Live records, optionally only those run by ``node_id`` or counted against ``quota_key``."""
+
+    @abc.abstractmethod
+    async def node_ids(self) -> set[str]:
+        """The processes that run at least one live record."""
+
+    @abc.abstractmethod
+    async def ids(self, *, node_id: str) -> list[str]:
+        """The ids of the live records run by ``node_id``."""
 
     async def update(self, session_id: str, **changes: Any) -> SessionRecord | None:
         """Change some fields of a record; ``None`` if it is gone."""
@@ -145,6 +159,12 @@ class InMemorySessionStore(SessionStore):
             for record in self._records.values()
             if (node_id is None or record.node_id == node_id) and (quota_key is None or record.quota_key == quota_key)
         )
+
+    async def node_ids(self) -> set[str]:
+        return {record.node_id for record in self._records.values()}
+
+    async def ids(self, *, node_id: str) -> list[str]:
+        return [record.id for record in self._records.values() if record.node_id == node_id]
 
     def __len__(self) -> int:
         return len(self._records)

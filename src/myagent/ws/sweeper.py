@@ -1,8 +1,9 @@
-"""Expiry and lease renewal: one background task per service.
+"""Expiry, lease renewal and failover: one background task per service.
 
 Deadlines live in the session records, so whichever process sweeps first closes an expired
 session. Deadlines set by this process wake the sweeper exactly when due; others are found on the
-periodic look (``options.sweep_interval``).
+periodic look (``options.sweep_interval``), as are the sessions of processes that stopped
+(``adopt_orphans``: taken over once their leases lapse).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class Swept(Protocol):
     async def expire(self, record: SessionRecord) -> None: ...
 
     async def renew_leases(self) -> None: ...
+
+    async def adopt_orphans(self) -> None: ...
 
 
 class Sweeper:
@@ -64,6 +67,7 @@ class Sweeper:
             await self._sleep(self._next_wait())
             try:
                 await self.sweep()
+                await self.service.adopt_orphans()
                 if time.monotonic() - renewed_at >= renew_every:
                     renewed_at = time.monotonic()
                     await self.service.renew_leases()

@@ -66,7 +66,7 @@ class RedisControlBus(ControlBus):
             await self.client.delete(self.keys.alive(node_id))
 
     async def send(self, node_id: str, command: ControlCommand) -> ControlResult:
-        if not await self.client.exists(self.keys.alive(node_id)):
+        if not await self.alive(node_id):
             raise NodeUnreachable(f"node {node_id} is not running")
         request_id = uuid.uuid4().hex
         payload = json.dumps(
@@ -74,11 +74,26 @@ class RedisControlBus(ControlBus):
             default=str,
         )
         await self.client.xadd(self.keys.commands(node_id), {"c": payload}, maxlen=10_000, approximate=True)
-        reply = await self.client.blpop([self.keys.reply(request_id)], timeout=self.timeout)
-        if reply is None:
-            raise NodeUnreachable(f"node {node_id} did not answer within {self.timeout:g} s")
+        reply = await self._await_reply(node_id, request_id)
         fields = json.loads(reply[1])
         return ControlResult(**fields)
+
+    async def _await_reply(self, node_id: str, request_id: str) -> Any:
+        """The node's reply; a node that dies meanwhile is given up on within ``alive_ttl``, not ``timeout``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        while True:
+            wait = min(self.alive_ttl / 3, deadline - loop.time())
+            reply = await self.client.blpop([self.keys.reply(request_id)], timeout=max(wait, 0.01))
+            if reply is not None:
+                return reply
+            if loop.time() >= deadline:
+                raise NodeUnreachable(f"node {node_id} did not answer within {self.timeout:g} s")
+            if not await self.alive(node_id):
+                raise NodeUnreachable(f"node {node_id} stopped before it answered")
+
+    async def alive(self, node_id: str) -> bool:
+        return bool(await self.client.exists(self.keys.alive(node_id)))
 
     async def aclose(self) -> None:
         for node_id in list(self._readers):

@@ -1,9 +1,9 @@
 """``RedisSessionStore``: session records in Redis, one hash per session, each field a JSON value.
 
 A record is a hash so that :meth:`update` writes only the fields it changes (two processes
-changing different fields never undo each other). Indexes (every id, ids by node and by quota key, and
-the deadlines of detached sessions) are kept by the same Lua scripts that write the record, so
-``count`` and ``claim_expired`` never see a half-written session.
+changing different fields never undo each other). Indexes (every id, ids by node and by quota key,
+the nodes running any session, and the deadlines of detached sessions) are kept by the same Lua
+scripts that write the record, so ``count`` and ``claim_expired`` never see a half-written session.
 """
 
 from __future__ import annotations
@@ -32,14 +32,20 @@ local function field(key, name)
 end
 local function unindex(key, index, id)
   local node, quota = field(key, 'node_id'), field(key, 'quota_key')
-  if node then redis.call('SREM', index .. 'node:' .. node, id) end
+  if node then
+    redis.call('SREM', index .. 'node:' .. node, id)
+    if redis.call('SCARD', index .. 'node:' .. node) == 0 then redis.call('SREM', index .. 'nodes', node) end
+  end
   if quota then redis.call('SREM', index .. 'quota:' .. quota, id) end
   redis.call('SREM', index .. 'all', id)
   redis.call('ZREM', index .. 'deadlines', id)
 end
 local function reindex(key, index, id)
   local node, quota = field(key, 'node_id'), field(key, 'quota_key')
-  if node then redis.call('SADD', index .. 'node:' .. node, id) end
+  if node then
+    redis.call('SADD', index .. 'node:' .. node, id)
+    redis.call('SADD', index .. 'nodes', node)
+  end
   if quota then redis.call('SADD', index .. 'quota:' .. quota, id) end
   redis.call('SADD', index .. 'all', id)
   local status, expires = field(key, 'status'), field(key, 'expires_at')
@@ -157,6 +163,14 @@ class RedisSessionStore(SessionStore):
         if len(sets) == 1:
             return int(await cast(Any, self.client).scard(sets[0]))
         return int(await cast(Any, self.client).sintercard(len(sets[1:]), sets[1:]))
+
+    async def node_ids(self) -> set[str]:
+        members: set[bytes] = await cast(Any, self.client).smembers(self.keys.index + "nodes")
+        return {bytes(member).decode("utf-8", "surrogatepass") for member in members}
+
+    async def ids(self, *, node_id: str) -> list[str]:
+        members: set[bytes] = await cast(Any, self.client).smembers(f"{self.keys.index}node:{node_id}")
+        return sorted(bytes(member).decode("utf-8", "surrogatepass") for member in members)
 
 
 def _encode(values: dict[str, Any]) -> list[Any]:
