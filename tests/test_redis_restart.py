@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from myagent.llm import ScriptedReply
 from tests.fakes.redis_server import RedisProcess, start_redis
-from tests.harness import Client, answer_text, running_server
-from tests.test_redis_multinode import assert_exactly_once, shared_log
+from tests.harness import WAIT, Client, answer_text, running_server
+from tests.test_redis_multinode import ANSWER, CLOSING, assert_exactly_once, shared_log
 from tests.test_ws_resume import Models, expect_resumed, receive_until_seq, reconnect, sequenced
 
 
@@ -46,3 +48,28 @@ async def test_idle_sessions_resume_and_run_after_redis_restarts(aof_redis: Redi
         assert second[-1]["event"] == "agent.final_answer" and answer_text(second) == "second answer"
         assert_exactly_once(sequenced(resumed.frames), await shared_log(b, sid))
         await resumed.close()
+
+
+async def test_a_run_streaming_while_redis_restarts_ends_with_its_full_answer_or_an_error(
+    aof_redis: RedisProcess,
+) -> None:
+    factory = Models(lambda: [ScriptedReply(ANSWER, chunk_size=3, hold_after=6)])
+    async with running_server(factory, redis_url=aof_redis.url, grace_period=60) as server:
+        client = await Client.connect(server.url)
+        await client.create_session()
+        await client.send("user.message", session_id=client.session_id, content="go")
+        await client.expect("agent.partial_answer")
+        await asyncio.wait_for(factory.last.holding.wait(), WAIT)
+
+        aof_redis.restart()  # mid-answer: the next deltas go to a Redis that was away
+        factory.last.release()
+
+        closing = await client.expect(*CLOSING)
+        stream = sequenced(client.frames)
+        assert [f["seq"] for f in stream] == list(range(1, len(stream) + 1))  # nothing lost on the way
+        if closing["event"] == "agent.final_answer":
+            assert answer_text(stream) == ANSWER == closing["content"]
+        else:  # told, with a code, never a stream that just stops
+            assert closing["event"] == "agent.error" and closing["metadata"]["error_code"]
+        assert_exactly_once(stream, await shared_log(server, client.session_id))
+        await client.close()

@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 
 from myagent.ws.redis.control import RedisControlBus
 from myagent.ws.redis.event_log import RedisEventLog
@@ -68,8 +70,13 @@ def connect_redis_backends(
         pool_timeout: see ``max_connections``.
     """
     # surrogatepass: session ids and owners are client text, lone surrogates included.
+    # A restarted Redis leaves every pooled connection dead, and redis-py's pool retries nothing by
+    # default: each stale connection failed one command (a run ended with RUN_FAILED). Retry on a
+    # fresh connection for ~2 s; safe, since an append carries an id its script de-duplicates and
+    # the other writes set values rather than add to them.
+    retry = Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.05), 6)
     pool = BlockingConnectionPool.from_url(
-        url, max_connections=max_connections, timeout=pool_timeout, encoding_errors="surrogatepass"
+        url, max_connections=max_connections, timeout=pool_timeout, encoding_errors="surrogatepass", retry=retry
     )
     client = Redis.from_pool(pool)
     # The control bus's blocking reads (XREAD BLOCK, BLPOP) hold a connection each: their own pool,

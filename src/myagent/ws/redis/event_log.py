@@ -12,7 +12,8 @@ always reads the stream itself from its position, and also looks every ``poll_in
 and after every reconnect of the listener, so a lost wake-up delays an event but never loses it.
 A reader so far behind that ``MAXLEN`` trimmed its next events delivers a
 :class:`~myagent.ws.event_log.Missed` with the lost range (its connection sends ``REPLAY_GAP``, as a
-replay does), then the events after it. A delta is never merged into an entry once it was sent to Redis (other nodes may have read it).
+replay does), then the events after it. A delta is never merged into an entry once it was sent to
+Redis (other nodes may have read it).
 """
 
 from __future__ import annotations
@@ -226,7 +227,7 @@ class _Reader:
             self.woken.clear()
 
     async def _catch_up(self, subscription: Subscription) -> None:
-        """Deliver every entry after :attr:`position`; a range trimmed before it was read is delivered as :class:`Missed`."""
+        """Deliver every entry after :attr:`position`; a range trimmed before it was read comes as :class:`Missed`."""
         while True:
             raw: Any = await self.log.client.xrange(
                 self.log.keys.events(self.session_id), f"{self.position + 1}-0", "+", count=500
