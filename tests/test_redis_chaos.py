@@ -180,7 +180,7 @@ class SessionRun:
             if final != deltas:
                 found.append(f"final answer ({len(str(final))} chars) != the deltas ({len(deltas)} chars)")
             if final != answer_for(self.question, TOKENS):
-                found.append("the final answer is not the answer to this session's question")
+                found.append(f"the final answer is not the answer to this session's question: {str(final)[:80]!r}")
             if closing[0] is not self.frames[-1]:
                 found.append("events after the closing event")
         return found
