@@ -61,18 +61,28 @@ class Sweeper:
         return max(wait, 0.0)
 
     async def run(self) -> None:
-        renew_every = self.service.options.lease_ttl / 3
-        renewed_at = time.monotonic()
+        # Renewal has its own task: taking over a stopped node's sessions one by one can outlast a
+        # lease, and a renewal waiting behind it let this node's own leases lapse (its runs stopped).
+        renewer = asyncio.create_task(self._renew(), name="lease-renewal")
+        try:
+            while True:
+                await self._sleep(self._next_wait())
+                try:
+                    await self.sweep()
+                    await self.service.adopt_orphans()
+                except Exception:  # a store failure must not end expiry for good: log, try again later
+                    logger.exception("sweeper: pass failed; retrying")
+        finally:
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+
+    async def _renew(self) -> None:
         while True:
-            await self._sleep(self._next_wait())
+            await asyncio.sleep(self.service.options.lease_ttl / 3)
             try:
-                await self.sweep()
-                await self.service.adopt_orphans()
-                if time.monotonic() - renewed_at >= renew_every:
-                    renewed_at = time.monotonic()
-                    await self.service.renew_leases()
-            except Exception:  # a store failure must not end expiry for good: log, try again later
-                logger.exception("sweeper: pass failed; retrying")
+                await self.service.renew_leases()
+            except Exception:  # Redis away: try again at the next renewal
+                logger.exception("lease renewal failed; retrying")
 
     async def _sleep(self, seconds: float) -> None:
         """Wait ``seconds``, or less if :meth:`watch` brings a deadline closer."""
