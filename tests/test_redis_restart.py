@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,3 +74,42 @@ async def test_a_run_streaming_while_redis_restarts_ends_with_its_full_answer_or
             assert closing["event"] == "agent.error" and closing["metadata"]["error_code"]
         assert_exactly_once(stream, await shared_log(server, client.session_id))
         await client.close()
+
+
+class _Logged(logging.Handler):
+    """Sets an event when a record containing ``needle`` is logged (something to await, not to sleep on)."""
+
+    def __init__(self, needle: str) -> None:
+        super().__init__()
+        self.needle = needle
+        self.seen = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.needle in record.getMessage():
+            self.seen.set()
+
+
+async def test_a_run_whose_redis_stays_away_ends_with_agent_error_once_it_is_back(aof_redis: RedisProcess) -> None:
+    factory = Models(lambda: [ScriptedReply(ANSWER, chunk_size=3, hold_after=6)])
+    retrying = _Logged("could not write the run's closing error")
+    logging.getLogger("myagent.ws.runs").addHandler(retrying)
+    try:
+        async with running_server(factory, redis_url=aof_redis.url, grace_period=60) as server:
+            client = await Client.connect(server.url)
+            await client.create_session()
+            await client.send("user.message", session_id=client.session_id, content="go")
+            await client.expect("agent.partial_answer")
+            await asyncio.wait_for(factory.last.holding.wait(), WAIT)
+
+            aof_redis.stop()  # down longer than the client's retries: the run fails on its next events
+            factory.last.release()
+            await asyncio.wait_for(retrying.seen.wait(), WAIT)
+            aof_redis.restart()
+
+            closing = await client.expect(*CLOSING)  # not a stream that just stops
+            assert closing["event"] == "agent.error" and closing["metadata"]["error_code"] == "RUN_FAILED"
+            stream = sequenced(client.frames)
+            assert [f["seq"] for f in stream] == list(range(1, len(stream) + 1))
+            await client.close()
+    finally:
+        logging.getLogger("myagent.ws.runs").removeHandler(retrying)

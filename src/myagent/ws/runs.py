@@ -18,6 +18,7 @@ from myagent.plan_solve.events import SubAgentEvent
 from myagent.protocol.errors import ErrorCodes
 from myagent.protocol.names import AgentEvents
 from myagent.protocol.texts import text
+from myagent.ws.event_log import StaleFence
 from myagent.ws.session import Session
 from myagent.ws.translate import AnyRunEvent, RunFacts, translate
 
@@ -98,8 +99,29 @@ async def drive_run(session: Session, work: Work, *, on_usage: Callable[[Usage],
         raise
     except Exception as exc:  # the run boundary: a bug in a tool or model must not kill the server
         logger.exception("session %s: run failed", session.id)
-        await session.emit(
-            AgentEvents.ERROR,
-            text("failed", language, error=f"{type(exc).__name__}: {exc}"),
-            metadata={"error_code": ErrorCodes.RUN_FAILED},
-        )
+        await _emit_closing_error(session, text("failed", language, error=f"{type(exc).__name__}: {exc}"))
+
+
+async def _emit_closing_error(session: Session, message: str) -> None:
+    """``agent.error`` ``RUN_FAILED``, retried while the event log is away (a restarting Redis).
+
+    The run may have failed because the log refused its events; giving up at once left the client a
+    stream that just stopped. Retries back off up to 10 s apart, for at most ``grace_period``.
+    """
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + session.options.grace_period
+    delay = 0.5
+    while True:
+        try:
+            await session.emit(AgentEvents.ERROR, message, metadata={"error_code": ErrorCodes.RUN_FAILED})
+            return
+        except StaleFence:
+            raise  # another process runs the session now: the run is not ours to close
+        except Exception as exc:
+            if loop.time() + delay > give_up:
+                raise
+            logger.warning(
+                "session %s: could not write the run's closing error (%s); retrying in %.1f s", session.id, exc, delay
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
