@@ -310,3 +310,15 @@ async def test_a_lease_not_renewed_lapses_and_goes_to_the_next_holder(nodes: Nod
     second = await nodes.b.leases.acquire("s1", "node-b", 30)
     assert second is not None and second.fence > first.fence
     assert await nodes.a.leases.renew(first, 30) is None
+
+
+async def test_a_lease_renewed_late_that_nobody_took_is_kept_with_its_fence(nodes: Nodes) -> None:
+    first = await nodes.a.leases.acquire("s1", "node-a", 0.2)
+    assert first is not None
+    async with asyncio.timeout(WAIT):  # waiting for the expiry itself, the behaviour under test
+        while await nodes.b.leases.holder("s1") is not None:  # noqa: ASYNC110 - Redis expires it, no event
+            await asyncio.sleep(0.05)
+    renewed = await nodes.a.leases.renew(first, 30)  # a busy holder, late: nobody wrote meanwhile
+    assert renewed is not None and renewed.fence == first.fence
+    assert await nodes.b.leases.holder("s1") == "node-a"
+    assert await nodes.b.leases.acquire("s1", "node-b", 30) is None

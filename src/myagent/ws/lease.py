@@ -29,7 +29,11 @@ class LeaseManager(abc.ABC):
 
     @abc.abstractmethod
     async def renew(self, lease: Lease, ttl: float) -> Lease | None:
-        """Extend a lease still held with the same fence; ``None`` if it was lost."""
+        """Extend a lease still held with the same fence; ``None`` if another holder took it since.
+
+        A lease that lapsed (its holder renewed late: a busy process) with nobody taking it since
+        is taken back with the same fence: no other writer can have used the session meanwhile.
+        """
 
     @abc.abstractmethod
     async def release(self, lease: Lease) -> None:
@@ -64,7 +68,8 @@ class InMemoryLeases(LeaseManager):
 
     async def renew(self, lease: Lease, ttl: float) -> Lease | None:
         current = self._current(lease.session_id)
-        if current is None or current.fence != lease.fence:
+        taken_since = self._fences.get(lease.session_id, 0) != lease.fence
+        if (current is None and taken_since) or (current is not None and current.fence != lease.fence):
             return None
         renewed = self._leases[lease.session_id] = Lease(
             lease.session_id, lease.holder, lease.fence, self._clock() + ttl

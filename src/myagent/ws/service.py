@@ -723,8 +723,19 @@ class SessionService:
             await self.host.resume_lost_run(session, asking)
 
     async def renew_leases(self) -> None:
-        for session_id, lease in list(self.held.items()):
-            renewed = await self.leases.renew(lease, self.options.lease_ttl)
+        # All at once: one by one, a busy node's pass over ~100 leases outlasted the leases themselves.
+        held = list(self.held.items())
+        results = await asyncio.gather(
+            *(self.leases.renew(lease, self.options.lease_ttl) for _, lease in held), return_exceptions=True
+        )
+        for (session_id, lease), renewed in zip(held, results, strict=True):
+            if self.held.get(session_id) is not lease:
+                continue  # closed or handed over meanwhile
+            if isinstance(renewed, BaseException):
+                if not isinstance(renewed, Exception):
+                    raise renewed
+                logger.warning("session %s: renewing its run lease failed (%s); retrying", session_id, renewed)
+                continue
             if renewed is not None:
                 self.held[session_id] = renewed
                 continue
