@@ -22,7 +22,8 @@ over processes costs or saves here, not how far it scales on more cores.
 Last, **resume on another node**: a session is created on node 1 of ``redis3``, 999 events are
 appended to its log as its node would append them (tool results of 200 characters, never merged),
 and a client resumes it on node 2 from ``last_seq`` 0; the time from sending ``user.reconnect`` to
-receiving the 1,000th event (over the socket, parsed) is reported for ``--resume-tries`` sessions.
+receiving the 1,000th event (over the socket, parsed) is reported for ``--resume-tries`` sessions,
+with the time until the reconnect notice (the server's work before the replay is sent) beside it.
 """
 
 from __future__ import annotations
@@ -117,8 +118,10 @@ async def rounds(args: argparse.Namespace, configs: dict[str, list[ServerProcess
     return results
 
 
-async def resume_ms(redis_url: str, a: ServerProcess, b: ServerProcess, tries: int, events: int = 1000) -> list[float]:
-    """Milliseconds from ``user.reconnect`` on ``b`` to the ``events``-th event of a session made on ``a``."""
+async def resume_ms(
+    redis_url: str, a: ServerProcess, b: ServerProcess, tries: int, events: int = 1000
+) -> list[tuple[float, float]]:
+    """Milliseconds from ``user.reconnect`` on ``b`` to its notice and to the last event of a session of ``a``."""
     backends = connect_redis_backends(redis_url)
     timings = []
     try:
@@ -134,11 +137,14 @@ async def resume_ms(redis_url: str, a: ServerProcess, b: ServerProcess, tries: i
                 await expect(other, "system.connected")
                 started = time.perf_counter()
                 await other.send(json.dumps({"event": "user.reconnect", "session_id": sid, "resume_token": token}))
+                noticed = started
                 while True:
                     got = json.loads(await asyncio.wait_for(other.recv(), 30))
+                    if got["event"] == "system.notice":
+                        noticed = time.perf_counter()
                     if got.get("seq") == events:
                         break
-                timings.append((time.perf_counter() - started) * 1000)
+                timings.append(((noticed - started) * 1000, (time.perf_counter() - started) * 1000))
                 await other.send(json.dumps({"event": "user.close_session", "session_id": sid}))
                 await expect(other, "agent.session_end", limit=events + 10)
     finally:
@@ -218,9 +224,9 @@ def main() -> int:
     )
     if resume:
         print(
-            f"resume on another node, 1,000 events replayed (ms, {len(resume)} tries): "
-            + ", ".join(f"{t:.1f}" for t in resume)
-            + f"; median {statistics.median(resume):.1f} (target <= 100)"
+            f"resume on another node, 1,000 events replayed (ms, {len(resume)} tries; the notice came after): "
+            + ", ".join(f"{total:.1f} ({notice:.1f})" for notice, total in resume)
+            + f"; median {statistics.median(total for _, total in resume):.1f} (target <= 100)"
         )
     return 0
 
