@@ -146,6 +146,7 @@ class SessionRun:
     errors: list[dict[str, Any]] = field(default_factory=list)
     connections: int = 0
     drops: int = 0
+    asked_again: bool = False  # the question was sent again after a resume that showed no run
     closed: bool = False
     failure: str | None = None
 
@@ -300,6 +301,7 @@ class Chaos:
             run.token = metadata.get("resume_token") or run.token  # tokens rotate on every resume
             # Nothing of the run in the log and no run going: the node died before reading the question.
             if metadata.get("last_seq") == 1 and not metadata.get("busy"):
+                run.asked_again = True
                 await self._ask(ws, run)
             return ws
 
@@ -341,7 +343,10 @@ class Chaos:
             run.frames.append(frame)
             run.closed = run.closed or closes_run(frame["event"], frame["seq"])
         elif is_request_error(frame["event"], frame.get("seq")) or frame["event"] == "system.error":
-            run.errors.append(frame)
+            if run.asked_again and (frame.get("metadata") or {}).get("error_code") == "SESSION_BUSY":
+                run.asked_again = False  # the first question is being answered after all: read on
+            else:
+                run.errors.append(frame)
         return frame
 
 
