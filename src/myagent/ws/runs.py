@@ -78,7 +78,10 @@ async def drive_run(session: Session, work: Work, *, on_usage: Callable[[Usage],
     mark = len(session.agent.usage.calls)
     send_llm_messages = session.options.send_llm_messages
     try:
-        await session.save_progress()  # the run is under way: if this process dies, another goes on with it
+        if not isinstance(work, str):
+            await session.save_progress()  # the run is under way: if this process dies, another goes on with it
+        # A new question is checkpointed with it in memory (the agent's first event adds it): a
+        # checkpoint saying "under way" before that made another process answer an empty question.
         events = session.agent.stream(work, confirm=session.confirm) if isinstance(work, str) else work
         async for event in events:
             inner = event.event if isinstance(event, SubAgentEvent) else event
