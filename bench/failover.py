@@ -96,7 +96,10 @@ def check(run: Run, text: str) -> list[str]:
     else:
         after = "".join(f["content"] for f in stream[marks[0] :] if f["event"] == "agent.partial_answer")
         if after != text or stream[-1].get("content") != text:
-            problems.append("resumed answer differs")
+            problems.append(f"resumed answer differs ({len(after)} of {len(text)} chars after it)")
+            if os.environ.get("FAILOVER_DUMP"):
+                with open(os.environ["FAILOVER_DUMP"], "a") as dump:
+                    dump.write(json.dumps(run.frames) + "\n")
     return problems
 
 
@@ -131,6 +134,8 @@ async def bench(args: argparse.Namespace, a: ServerProcess, b: ServerProcess) ->
     print(f"sessions with a gap, a duplicate or a different answer: {len(bad)}")
     for session_id, problems in list(bad.items())[:5]:
         print(f"  {session_id}: {', '.join(problems)}")
+    if bad:
+        print(f"node B's log ends with:\n{b.output()[-3000:]}")
     return 0 if not bad and len(resumed) == len(runs) else 1
 
 

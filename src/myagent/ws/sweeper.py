@@ -61,18 +61,26 @@ class Sweeper:
         return max(wait, 0.0)
 
     async def run(self) -> None:
-        renew_every = self.service.options.lease_ttl / 3
-        renewed_at = time.monotonic()
+        """Sweep and renew until cancelled; renewal has its own loop, so a long sweep never lets a lease lapse."""
+        await asyncio.gather(self._sweep_forever(), self._renew_forever())
+
+    async def _sweep_forever(self) -> None:
         while True:
             await self._sleep(self._next_wait())
             try:
                 await self.sweep()
                 await self.service.adopt_orphans()
-                if time.monotonic() - renewed_at >= renew_every:
-                    renewed_at = time.monotonic()
-                    await self.service.renew_leases()
             except Exception:  # a store failure must not end expiry for good: log, try again later
                 logger.exception("sweeper: pass failed; retrying")
+
+    async def _renew_forever(self) -> None:
+        every = self.service.options.lease_ttl / 3
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.service.renew_leases()
+            except Exception:  # e.g. Redis unreachable for a moment: the next renewal may still be in time
+                logger.exception("sweeper: renewing leases failed; retrying")
 
     async def _sleep(self, seconds: float) -> None:
         """Wait ``seconds``, or less if :meth:`watch` brings a deadline closer."""

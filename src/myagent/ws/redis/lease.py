@@ -34,10 +34,18 @@ redis.call('SET', KEYS[1], fence .. ':' .. ARGV[1], 'PX', ARGV[2])
 return {fence, tonumber(ARGV[2])}
 """
 
-# KEYS: lease, fence counter. ARGV: expected value, ttl ms, counter ttl ms. Returns 1 if renewed.
+# KEYS: lease, fence counter. ARGV: expected value, ttl ms, counter ttl ms, fence. Returns 1 if renewed.
+# A lease that lapsed is taken back if nobody acquired it since: every acquire increments the counter,
+# so a counter still at our fence proves no other holder could have written in between.
 _RENEW = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local current = redis.call('GET', KEYS[1])
+if current == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+elseif current == false and redis.call('GET', KEYS[2]) == ARGV[4] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+else
+  return 0
+end
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return 1
 """
@@ -82,7 +90,7 @@ class RedisLeases(LeaseManager):
 
     async def renew(self, lease: Lease, ttl: float) -> Lease | None:
         renewed = await self._renew(
-            keys=self._keys(lease.session_id), args=[_value(lease), _ms(ttl), self.fence_ttl_ms]
+            keys=self._keys(lease.session_id), args=[_value(lease), _ms(ttl), self.fence_ttl_ms, lease.fence]
         )
         if not renewed:
             return None
