@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 
 AgentFactory = Callable[..., Any]
 
+_ADOPT_BATCH = 32  # sessions of a stopped node taken over at once
+
 
 @dataclass
 class Attachment:
@@ -675,10 +677,15 @@ class SessionService:
         for node_id in await self.store.node_ids():
             if node_id == self.node_id or await self.control.alive(node_id):
                 continue
-            for session_id in await self.store.ids(node_id=node_id):
-                lease = await self.leases.acquire(session_id, self.node_id, self.options.lease_ttl)
-                if lease is not None:
-                    await self._adopt(session_id, node_id, lease)
+            ids = await self.store.ids(node_id=node_id)
+            for start in range(0, len(ids), _ADOPT_BATCH):  # the round trips of a batch overlap
+                batch = ids[start : start + _ADOPT_BATCH]
+                await asyncio.gather(*(self._try_adopt(session_id, node_id) for session_id in batch))
+
+    async def _try_adopt(self, session_id: str, lost_node: str) -> None:
+        lease = await self.leases.acquire(session_id, self.node_id, self.options.lease_ttl)
+        if lease is not None:
+            await self._adopt(session_id, lost_node, lease)
 
     async def _adopt(self, session_id: str, lost_node: str, lease: Lease) -> None:
         record = await self.store.get(session_id)
