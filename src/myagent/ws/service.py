@@ -706,14 +706,19 @@ class SessionService:
         self.state.restore_session_from_state(session, checkpoint)
         self.held[session_id] = lease
         self.host.sessions[session_id] = session
-        changes: dict[str, Any] = {"node_id": self.node_id}
-        if record.status == "attached" and not (
-            record.attached_node is not None and await self.control.alive(record.attached_node)
+        await self.store.update(session_id, node_id=self.node_id)
+        # A connection that died with that node: wait for a reconnect as for any dropped connection.
+        # Read again just before: a client may have re-attached elsewhere while the agent was built.
+        current = await self.store.get(session_id)
+        if (
+            current is not None
+            and current.status == "attached"
+            and (current.attached_node is None or not await self.control.alive(current.attached_node))
         ):
-            # Its connection died with that node: wait for a reconnect as for any dropped connection.
             deadline = time.time() + self.options.grace_period
-            changes.update(status="detached", connection_id=None, attached_node=None, expires_at=deadline)
-        await self.store.update(session_id, **changes)
+            await self.store.update(
+                session_id, status="detached", connection_id=None, attached_node=None, expires_at=deadline
+            )
         logger.warning(
             "session %s: taken over from node %s, which stopped%s",
             session_id,
