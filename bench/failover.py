@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from _common import BENCH, ServerProcess, free_port, machine, our_server_argv
@@ -76,7 +77,10 @@ async def finish_on(url: str, run: Run, killed_at: float, within: float) -> None
             )
         )
         while True:
-            frame = await recv(ws, within)
+            try:
+                frame = await recv(ws, within)
+            except TimeoutError:
+                return  # reported by check(): no closing event
             run.frames.append(frame)
             if frame["event"] == "agent.run_resumed" and run.resumed_after is None:
                 run.resumed_after = time.monotonic() - killed_at
@@ -88,6 +92,8 @@ async def finish_on(url: str, run: Run, killed_at: float, within: float) -> None
 def check(run: Run, text: str) -> list[str]:
     stream = [f for f in run.frames if "seq" in f]
     problems = []
+    if run.closed_after is None:
+        problems.append("no closing event")
     if [f["seq"] for f in stream] != list(range(1, len(stream) + 1)):
         problems.append("gap or duplicate")
     marks = [i for i, f in enumerate(stream) if f["event"] == "agent.run_resumed"]
@@ -96,7 +102,10 @@ def check(run: Run, text: str) -> list[str]:
     else:
         after = "".join(f["content"] for f in stream[marks[0] :] if f["event"] == "agent.partial_answer")
         if after != text or stream[-1].get("content") != text:
-            problems.append("resumed answer differs")
+            problems.append(f"resumed answer differs ({len(after)} of {len(text)} chars after it)")
+    if problems and os.environ.get("FAILOVER_DUMP"):
+        with open(os.environ["FAILOVER_DUMP"], "a") as dump:
+            dump.write(json.dumps(run.frames) + "\n")
     return problems
 
 
@@ -113,7 +122,9 @@ async def bench(args: argparse.Namespace, a: ServerProcess, b: ServerProcess) ->
     a.proc.wait(10)
     await asyncio.gather(*(drain(ws, run) for ws, run in opened))
     within = args.lease_ttl + 60
-    runs = [run for _, run in opened]
+    finished = [run for _, run in opened if any(f["event"] == "agent.final_answer" for f in run.frames)]
+    runs = [run for _, run in opened if run not in finished]
+    print(f"{len(finished)} sessions had their answer before the kill; {len(runs)} were cut off by it")
     await asyncio.gather(*(finish_on(f"ws://127.0.0.1:{b.port}", run, killed_at, within) for run in runs))
     resumed = [r.resumed_after for r in runs if r.resumed_after is not None]
     closed = [r.closed_after for r in runs if r.closed_after is not None]
@@ -139,6 +150,7 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--lease-ttl", type=float, default=5.0)
     parser.add_argument("--delay-ms", type=int, default=20)
+    parser.add_argument("--tokens", type=int, default=400)
     args = parser.parse_args()
     if not (1 <= args.sessions <= 2000 and 0.5 <= args.lease_ttl <= 120 and 0 <= args.delay_ms <= 1000):
         parser.error("keep it bounded: 1..2000 sessions, lease 0.5..120 s, 0..1000 ms/token")
@@ -146,6 +158,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-failover-") as directory:
         redis_proc, redis_port = start_redis(directory)
         model_port = free_port()
+        os.environ["BENCH_TOKENS"] = str(args.tokens)  # the endpoint's answer length, and the text checked
         model = ServerProcess(
             "model",
             [sys.executable, str(BENCH / "model_server.py"), str(model_port), "--delay-ms", str(args.delay_ms)],
@@ -162,7 +175,13 @@ def main() -> int:
             model.wait_listening()
             for node in nodes:
                 node.wait_listening()
-            return asyncio.run(bench(args, nodes[0], nodes[1]))
+            code = asyncio.run(bench(args, nodes[0], nodes[1]))
+            if code:
+                nodes[1].log.flush()
+                log = Path(nodes[1].log.name).read_text(errors="replace").splitlines()
+                lines = [line for line in log if "taken over" not in line]
+                print("node B's log, without its takeover lines:\n" + "\n".join(lines[-40:]))
+            return code
         finally:
             for process in (*nodes, model):
                 process.stop()

@@ -29,11 +29,7 @@ class LeaseManager(abc.ABC):
 
     @abc.abstractmethod
     async def renew(self, lease: Lease, ttl: float) -> Lease | None:
-        """Extend a lease still held with the same fence; ``None`` if another holder took it since.
-
-        A lease that lapsed (its holder renewed late: a busy process) with nobody taking it since
-        is taken back with the same fence: no other writer can have used the session meanwhile.
-        """
+        """Extend a lease held with the same fence (or lapsed with nobody acquiring it since); ``None`` if lost."""
 
     @abc.abstractmethod
     async def release(self, lease: Lease) -> None:
@@ -68,8 +64,9 @@ class InMemoryLeases(LeaseManager):
 
     async def renew(self, lease: Lease, ttl: float) -> Lease | None:
         current = self._current(lease.session_id)
-        taken_since = self._fences.get(lease.session_id, 0) != lease.fence
-        if (current is None and taken_since) or (current is not None and current.fence != lease.fence):
+        # A lapsed lease nobody acquired since (the fence counter did not move) is taken back.
+        lapsed_unclaimed = current is None and self._fences.get(lease.session_id) == lease.fence
+        if not lapsed_unclaimed and (current is None or current.fence != lease.fence):
             return None
         renewed = self._leases[lease.session_id] = Lease(
             lease.session_id, lease.holder, lease.fence, self._clock() + ttl

@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 
 AgentFactory = Callable[..., Any]
 
+_ADOPT_BATCH = 32  # sessions of a stopped node taken over at once
+
 
 @dataclass
 class Attachment:
@@ -680,10 +682,15 @@ class SessionService:
         for node_id in await self.store.node_ids():
             if node_id == self.node_id or await self.control.alive(node_id):
                 continue
-            for session_id in await self.store.ids(node_id=node_id):
-                lease = await self.leases.acquire(session_id, self.node_id, self.options.lease_ttl)
-                if lease is not None:
-                    await self._adopt(session_id, node_id, lease)
+            ids = await self.store.ids(node_id=node_id)
+            for start in range(0, len(ids), _ADOPT_BATCH):  # the round trips of a batch overlap
+                batch = ids[start : start + _ADOPT_BATCH]
+                await asyncio.gather(*(self._try_adopt(session_id, node_id) for session_id in batch))
+
+    async def _try_adopt(self, session_id: str, lost_node: str) -> None:
+        lease = await self.leases.acquire(session_id, self.node_id, self.options.lease_ttl)
+        if lease is not None:
+            await self._adopt(session_id, lost_node, lease)
 
     async def _adopt(self, session_id: str, lost_node: str, lease: Lease) -> None:
         record = await self.store.get(session_id)
@@ -704,14 +711,19 @@ class SessionService:
         self.state.restore_session_from_state(session, checkpoint)
         self.held[session_id] = lease
         self.host.sessions[session_id] = session
-        changes: dict[str, Any] = {"node_id": self.node_id}
-        if record.status == "attached" and not (
-            record.attached_node is not None and await self.control.alive(record.attached_node)
+        await self.store.update(session_id, node_id=self.node_id)
+        # A connection that died with that node: wait for a reconnect as for any dropped connection.
+        # Read again just before: a client may have re-attached elsewhere while the agent was built.
+        current = await self.store.get(session_id)
+        if (
+            current is not None
+            and current.status == "attached"
+            and (current.attached_node is None or not await self.control.alive(current.attached_node))
         ):
-            # Its connection died with that node: wait for a reconnect as for any dropped connection.
             deadline = time.time() + self.options.grace_period
-            changes.update(status="detached", connection_id=None, attached_node=None, expires_at=deadline)
-        await self.store.update(session_id, **changes)
+            await self.store.update(
+                session_id, status="detached", connection_id=None, attached_node=None, expires_at=deadline
+            )
         logger.warning(
             "session %s: taken over from node %s, which stopped%s",
             session_id,

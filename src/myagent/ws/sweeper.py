@@ -61,28 +61,26 @@ class Sweeper:
         return max(wait, 0.0)
 
     async def run(self) -> None:
-        # Renewal has its own task: taking over a stopped node's sessions one by one can outlast a
-        # lease, and a renewal waiting behind it let this node's own leases lapse (its runs stopped).
-        renewer = asyncio.create_task(self._renew(), name="lease-renewal")
-        try:
-            while True:
-                await self._sleep(self._next_wait())
-                try:
-                    await self.sweep()
-                    await self.service.adopt_orphans()
-                except Exception:  # a store failure must not end expiry for good: log, try again later
-                    logger.exception("sweeper: pass failed; retrying")
-        finally:
-            renewer.cancel()
-            await asyncio.gather(renewer, return_exceptions=True)
+        """Sweep and renew until cancelled; renewal has its own loop, so a long sweep never lets a lease lapse."""
+        await asyncio.gather(self._sweep_forever(), self._renew_forever())
 
-    async def _renew(self) -> None:
+    async def _sweep_forever(self) -> None:
         while True:
-            await asyncio.sleep(self.service.options.lease_ttl / 3)
+            await self._sleep(self._next_wait())
+            try:
+                await self.sweep()
+                await self.service.adopt_orphans()
+            except Exception:  # a store failure must not end expiry for good: log, try again later
+                logger.exception("sweeper: pass failed; retrying")
+
+    async def _renew_forever(self) -> None:
+        every = self.service.options.lease_ttl / 3
+        while True:
+            await asyncio.sleep(every)
             try:
                 await self.service.renew_leases()
-            except Exception:  # Redis away: try again at the next renewal
-                logger.exception("lease renewal failed; retrying")
+            except Exception:  # e.g. Redis unreachable for a moment: the next renewal may still be in time
+                logger.exception("sweeper: renewing leases failed; retrying")
 
     async def _sleep(self, seconds: float) -> None:
         """Wait ``seconds``, or less if :meth:`watch` brings a deadline closer."""

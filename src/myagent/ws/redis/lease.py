@@ -34,12 +34,18 @@ redis.call('SET', KEYS[1], fence .. ':' .. ARGV[1], 'PX', ARGV[2])
 return {fence, tonumber(ARGV[2])}
 """
 
-# KEYS: lease, fence counter. ARGV: expected value, ttl ms, counter ttl ms, fence. Returns 1 if
-# renewed: still held, or lapsed with nobody holding it since (the counter still at this fence).
+# KEYS: lease, fence counter. ARGV: expected value, ttl ms, counter ttl ms, fence. Returns 1 if renewed.
+# A lease that lapsed is taken back if nobody acquired it since: every acquire increments the counter,
+# so a counter still at our fence proves no other holder could have written in between.
 _RENEW = """
 local current = redis.call('GET', KEYS[1])
-if current ~= ARGV[1] and (current or redis.call('GET', KEYS[2]) ~= ARGV[4]) then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if current == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+elseif current == false and redis.call('GET', KEYS[2]) == ARGV[4] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+else
+  return 0
+end
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return 1
 """
