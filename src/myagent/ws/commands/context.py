@@ -130,6 +130,10 @@ class CommandContext:
         if window.missing is not None:
             report_gap(self.peer, Missed(session_id, *window.missing))
         described = await self.service.on_owner(session_id, "describe")
+        busy = bool(described.data.get("busy"))
+        if not described.ok:  # its node stopped and nobody took it over yet: the checkpoint tells
+            record = await self.service.store.get(session_id)
+            busy = record is not None and record.running
         self.peer.notice(
             "reconnect",
             True,
@@ -137,7 +141,7 @@ class CommandContext:
             session_id=session_id,
             replay_count=len(window.entries),
             last_seq=window.last_seq,
-            busy=bool(described.data.get("busy")),
+            busy=busy,
             **({"resume_token": attachment.resume_token} if attachment.resume_token else {}),
         )
         self.peer.push_replay(window.entries)
