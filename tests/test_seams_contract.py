@@ -323,3 +323,13 @@ async def test_a_lapsed_lease_nobody_took_is_taken_back_by_its_holder_with_the_s
     assert renewed is not None and renewed.fence == first.fence
     assert await nodes.b.leases.holder("s1") == "node-a"
     assert await nodes.b.leases.acquire("s1", "node-b", 30) is None
+
+
+async def test_the_lease_of_a_holder_known_to_have_stopped_is_taken_at_once_with_a_higher_fence(nodes: Nodes) -> None:
+    first = await nodes.a.leases.acquire("s1", "node-a", 30)
+    assert first is not None
+    assert await nodes.b.leases.acquire("s1", "node-b", 30, stopped="node-c") is None  # not node-c's to give
+    taken = await nodes.b.leases.acquire("s1", "node-b", 30, stopped="node-a")
+    assert taken is not None and taken.holder == "node-b" and taken.fence > first.fence
+    assert await nodes.a.leases.renew(first, 30) is None  # a stalled node-a cannot take it back
+    assert await nodes.a.leases.holder("s1") == "node-b"

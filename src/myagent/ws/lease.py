@@ -24,8 +24,12 @@ class Lease:
 
 class LeaseManager(abc.ABC):
     @abc.abstractmethod
-    async def acquire(self, session_id: str, holder: str, ttl: float) -> Lease | None:
-        """Take the lease if nobody holds it (or it lapsed); ``None`` if another holder has it."""
+    async def acquire(self, session_id: str, holder: str, ttl: float, *, stopped: str | None = None) -> Lease | None:
+        """Take the lease if nobody holds it (or it lapsed); ``None`` if another holder has it.
+
+        ``stopped``: a holder known to have stopped (its liveness lapsed); its lease is taken at once,
+        with a higher fence, so that even if it was only stalled it can write nothing more.
+        """
 
     @abc.abstractmethod
     async def renew(self, lease: Lease, ttl: float) -> Lease | None:
@@ -53,9 +57,9 @@ class InMemoryLeases(LeaseManager):
             return None
         return lease
 
-    async def acquire(self, session_id: str, holder: str, ttl: float) -> Lease | None:
+    async def acquire(self, session_id: str, holder: str, ttl: float, *, stopped: str | None = None) -> Lease | None:
         current = self._current(session_id)
-        if current is not None:
+        if current is not None and not (stopped is not None and current.holder == stopped):
             return current if current.holder == holder else None
         fence = self._fences.get(session_id, 0) + 1
         self._fences[session_id] = fence

@@ -146,6 +146,7 @@ class SessionService:
         self.attachments: dict[str, Attachment] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         self.held: dict[str, Lease] = {}
+        self._adopting: dict[str, asyncio.Future[None]] = {}  # sessions being taken over right now
         self.host = SessionHost(
             state=state,
             accepting=lambda: not self.shutting_down,
@@ -570,15 +571,35 @@ class SessionService:
 
     async def on_owner(self, session_id: str, kind: str, **args: Any) -> ControlResult:
         """Execute a command where the session's agent lives (here, or the lease holder's process)."""
+        command = ControlCommand(session_id, kind, args)
+        for _ in range(2):  # a second look after losing a takeover race to another node
+            if session_id in self.host.sessions:
+                return await self._receive_control(command)
+            holder = await self.leases.holder(session_id)
+            if holder is not None and holder != self.node_id:
+                try:
+                    return await self.control.send(holder, command)
+                except NodeUnreachable:
+                    logger.warning("session %s: node %s holds its lease but does not answer", session_id, holder)
+            if not await self._take_over_now(session_id, holder):
+                break
         if session_id in self.host.sessions:
-            return await self._receive_control(ControlCommand(session_id, kind, args))
-        holder = await self.leases.holder(session_id)
-        if holder is not None and holder != self.node_id:
-            try:
-                return await self.control.send(holder, ControlCommand(session_id, kind, args))
-            except NodeUnreachable:
-                logger.warning("session %s: node %s holds its lease but does not answer", session_id, holder)
+            return await self._receive_control(command)
         return ControlResult(False, ErrorCodes.SESSION_NOT_FOUND, f"no live session {session_id!r}")
+
+    async def _take_over_now(self, session_id: str, holder: str | None) -> bool:
+        """A command for a session whose process stopped: take it over here instead of waiting for
+        the sweeper; false when there is nothing to take (closed, unknown, or its process lives)."""
+        if not self.store.keeps_checkpoints or self.shutting_down:
+            return False
+        record = await self.store.get(session_id)
+        if record is None or record.status == "closed" or record.node_id == self.node_id:
+            return False
+        runner = holder or record.node_id
+        if runner != record.node_id or await self.control.alive(runner):
+            return False
+        await self._try_adopt(session_id, runner)
+        return True
 
     async def command(self, session_id: str, kind: str, **args: Any) -> ControlResult:
         """Like :meth:`on_owner`, but a refusal with an error code raises it for the client."""
@@ -672,7 +693,7 @@ class SessionService:
     # -- failover -----------------------------------------------------------------------------
 
     async def adopt_orphans(self) -> None:
-        """Take over the sessions of processes that stopped without a word, once their leases lapse.
+        """Take over the sessions of processes that stopped without a word (their liveness lapsed).
 
         Runs on every sweep where checkpoints are kept. A session whose run was under way goes on
         from its last checkpoint here (:meth:`SessionHost.resume_lost_run`).
@@ -688,9 +709,21 @@ class SessionService:
                 await asyncio.gather(*(self._try_adopt(session_id, node_id) for session_id in batch))
 
     async def _try_adopt(self, session_id: str, lost_node: str) -> None:
-        lease = await self.leases.acquire(session_id, self.node_id, self.options.lease_ttl)
-        if lease is not None:
-            await self._adopt(session_id, lost_node, lease)
+        """Take one session over (once: a sweep and a command may both ask at the same time)."""
+        if session_id in self.host.sessions:
+            return
+        busy = self._adopting.get(session_id)
+        if busy is not None:
+            await asyncio.shield(busy)
+            return
+        done = self._adopting[session_id] = asyncio.get_running_loop().create_future()
+        try:
+            lease = await self.leases.acquire(session_id, self.node_id, self.options.lease_ttl, stopped=lost_node)
+            if lease is not None:
+                await self._adopt(session_id, lost_node, lease)
+        finally:
+            del self._adopting[session_id]
+            done.set_result(None)
 
     async def _adopt(self, session_id: str, lost_node: str, lease: Lease) -> None:
         record = await self.store.get(session_id)

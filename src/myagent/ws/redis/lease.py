@@ -18,15 +18,17 @@ from myagent.ws.redis.keys import Keys
 
 __all__ = ["RedisLeases"]
 
-# KEYS: lease, fence counter. ARGV: holder, ttl ms, counter ttl ms. Returns {fence, pttl} or nil.
+# KEYS: lease, fence counter. ARGV: holder, ttl ms, counter ttl ms, a stopped holder whose lease may
+# be taken ('' = none). Returns {fence, pttl} or nil.
 _ACQUIRE = """
 local current = redis.call('GET', KEYS[1])
 if current then
   local sep = string.find(current, ':', 1, true)
-  if string.sub(current, sep + 1) == ARGV[1] then
+  local who = string.sub(current, sep + 1)
+  if who == ARGV[1] then
     return {tonumber(string.sub(current, 1, sep - 1)), redis.call('PTTL', KEYS[1])}
   end
-  return nil
+  if ARGV[4] == '' or who ~= ARGV[4] then return nil end
 end
 local fence = redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
@@ -81,8 +83,9 @@ class RedisLeases(LeaseManager):
     def _keys(self, session_id: str) -> list[str]:
         return [self.keys.lease(session_id), self.keys.fence(session_id)]
 
-    async def acquire(self, session_id: str, holder: str, ttl: float) -> Lease | None:
-        taken = await self._acquire(keys=self._keys(session_id), args=[holder, _ms(ttl), self.fence_ttl_ms])
+    async def acquire(self, session_id: str, holder: str, ttl: float, *, stopped: str | None = None) -> Lease | None:
+        args: list[str | int] = [holder, _ms(ttl), self.fence_ttl_ms, stopped or ""]
+        taken = await self._acquire(keys=self._keys(session_id), args=args)
         if taken is None:
             return None
         fence, pttl = int(taken[0]), int(taken[1])
