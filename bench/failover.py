@@ -1,6 +1,6 @@
 """How long until a killed node's runs go on elsewhere, and whether anything was lost.
 
-    .venv/bin/python bench/failover.py [--sessions 50] [--lease-ttl 5] [--delay-ms 20]
+    .venv/bin/python bench/failover.py [--sessions 50] [--lease-ttl 30] [--delay-ms 20] [--tokens 400]
 
 Separate processes: a ``redis-server`` (Debian's, persistence off, temp dir, free port), the local
 OpenAI-compatible endpoint ``bench/model_server.py`` (200 tokens, ``--delay-ms`` apart), and two
@@ -148,7 +148,7 @@ async def bench(args: argparse.Namespace, a: ServerProcess, b: ServerProcess) ->
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=50)
-    parser.add_argument("--lease-ttl", type=float, default=5.0)
+    parser.add_argument("--lease-ttl", type=float, default=30.0)  # the server's default
     parser.add_argument("--delay-ms", type=int, default=20)
     parser.add_argument("--tokens", type=int, default=400)
     args = parser.parse_args()
