@@ -67,6 +67,7 @@ def start_run(
         )
         spawn(interrupted)
 
+    session.run_closed = False
     session.run_task = asyncio.create_task(run(), name=f"run-{session.id}")
     session.run_task.add_done_callback(closed_before_start)
 

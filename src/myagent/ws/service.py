@@ -686,7 +686,7 @@ class SessionService:
                 conversation=[message.to_dict() for message in session.agent.snapshot_messages()],
                 pending_confirmations=session.pending_summary(),
                 plan_context=plan_context if isinstance(plan_context, dict) else None,
-                running=running,
+                running=running or session.busy,  # an ended run's last checkpoint, after the next began
                 current_step=session.agent.current_step,
             )
 

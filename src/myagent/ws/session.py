@@ -15,6 +15,7 @@ from typing import Any
 from myagent.agent.confirmation import ConfirmationDecision, ConfirmationRequest
 from myagent.agent.session_agent import SessionAgent
 from myagent.protocol.names import AgentEvents
+from myagent.protocol.rules import RUN_CLOSING_EVENTS
 from myagent.protocol.texts import text
 from myagent.tool.lifecycle import close_agent
 from myagent.ws.confirmations import ConfirmationBook, PendingConfirmation
@@ -51,6 +52,7 @@ class Session:
         self.language = options.language
         self.confirmations = ConfirmationBook(options.confirm_timeout)
         self.run_task: asyncio.Task[None] | None = None
+        self.run_closed = False  # the run said its closing event (its task may still be finishing)
         self.created_at = time.time()
         self.closed = False
         self._append = append
@@ -59,13 +61,21 @@ class Session:
 
     @property
     def busy(self) -> bool:
-        return self.run_task is not None and not self.run_task.done()
+        """A run is under way: from its start until its closing event is in the log.
+
+        Idle as soon as the client can have seen the closing event, so a message sent right after
+        it starts the next run (the ended run's task may still be saving its checkpoint).
+        """
+        return self.run_task is not None and not self.run_task.done() and not self.run_closed
 
     async def emit(
         self, event: str, content: Any = None, *, metadata: dict[str, Any] | None = None, step_id: str | None = None
     ) -> int:
         """Append one event to the session's log; returns its seq."""
-        return await self._append(self.id, Outgoing(event, content, metadata, step_id))
+        seq = await self._append(self.id, Outgoing(event, content, metadata, step_id))
+        if event in RUN_CLOSING_EVENTS:
+            self.run_closed = True
+        return seq
 
     async def save_progress(self) -> None:
         """A run made progress (a message, a tool result, a confirmation asked or answered): checkpoint it."""
