@@ -102,6 +102,21 @@ def test_no_merge_across_different_metadata(a, b):
     assert [e.frame["content"] for e in log] == ["x", "y"]
 
 
+def test_a_bare_delta_merges_like_a_delta_frame_and_only_where_one_would():
+    log = SessionLog(SID)
+    assert not log.merge_delta("x", {"step": 1})  # nothing to merge into
+    first = log.append(delta("Hel"))
+    assert first is not None
+    assert log.merge_delta("lo", {"step": 1})
+    assert not log.merge_delta("!", {"step": 2})  # another step: a frame of its own
+    assert (log.last_seq, first.frame["content"]) == (1, "Hello")
+    first.seal()
+    assert not log.merge_delta("!", {"step": 1})  # already taken by the writer
+    log.append(other())
+    assert not log.merge_delta("!", {"step": 1})  # the tail is not a delta
+    assert [e.frame["content"] for e in log] == ["Hello", "x"]
+
+
 def test_no_merge_across_other_events():
     log = SessionLog(SID)
     log.append(delta("a"))

@@ -52,6 +52,25 @@ def test_a_circular_frame_keeps_its_place_in_the_stream() -> None:
     assert decoded["content"] == UNENCODABLE_PLACEHOLDER
 
 
+PLAIN = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(st.characters(codec=None), max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(PLAIN, PLAIN)
+def test_frames_of_plain_values_are_encoded_exactly_as_json_dumps_would(content: Any, metadata: Any) -> None:
+    # Strings, ints (also beyond 64 bits), bools and None, nested: the fast encoder must not change a byte.
+    frame = {"event": "agent.partial_answer", "content": content, "metadata": metadata, "seq": 1}
+    expected = json.dumps(frame, ensure_ascii=False, separators=(",", ":"), default=str)
+    text, repaired = encode_frame_reporting(frame)
+    if any("\ud800" <= ch <= "\udfff" for ch in expected):
+        assert repaired and strict_loads(text)["seq"] == 1  # lone surrogates: repaired as before
+    else:
+        assert (text, repaired) == (expected, False)
+
+
 JSONISH = st.recursive(
     st.none()
     | st.booleans()

@@ -114,6 +114,20 @@ async def test_store_counts_by_node_and_quota_key(nodes: Nodes) -> None:
     assert await store.count(node_id="node-a", quota_key="alice") == 2
     await store.delete("1")
     assert await store.count(quota_key="alice") == 1
+    await store.update("3", quota_key="carol")  # a record that changes hands counts for its new key only
+    assert (await store.count(quota_key="alice"), await store.count(quota_key="carol")) == (0, 1)
+
+
+async def test_store_quota_counts_follow_every_way_a_record_leaves(nodes: Nodes) -> None:
+    for i in range(5):
+        await nodes.a.store.put(record(f"q{i}", quota_key="alice", status="detached", expires_at=100.0 + i))
+    await nodes.a.store.put(record("q0", quota_key="alice", status="attached"))  # replaced, not added
+    assert await nodes.b.store.count(quota_key="alice") == 5
+    await nodes.b.store.delete("q1")
+    await nodes.a.store.claim_expired(500.0)  # q2, q3 and q4 (q0 is attached)
+    assert await nodes.b.store.count(quota_key="alice") == 1
+    await nodes.a.store.delete("q0")
+    assert await nodes.b.store.count(quota_key="alice") == 0
 
 
 async def test_store_claims_each_expired_detached_record_once(nodes: Nodes) -> None:

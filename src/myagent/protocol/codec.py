@@ -15,6 +15,11 @@ from typing import Any
 
 from myagent.protocol.text import printable
 
+try:  # measured: about half of json's cost for a delta frame (docs/benchmarks.md)
+    import orjson
+except ImportError:  # pragma: no cover - orjson is a dependency; keep working without its wheel
+    orjson = None  # type: ignore[assignment]
+
 __all__ = ["UNENCODABLE_PLACEHOLDER", "encode_frame", "encode_frame_reporting"]
 
 UNENCODABLE_PLACEHOLDER = "[this event could not be encoded]"
@@ -38,6 +43,29 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
 
 
+#: Nesting below which :func:`_plain` looks; deeper frames take the ``json`` path.
+_PLAIN_DEPTH = 8
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` holds only ``str``/``int``/``bool``/``None`` in dicts with ``str`` keys and lists.
+
+    For those ``orjson`` writes exactly the text :func:`_dumps` writes (same escapes, same order);
+    floats (``1e+16`` against ``1e16``), subclasses (enums) and everything ``default=str`` would
+    turn into text are left to ``json``.
+    """
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    if depth >= _PLAIN_DEPTH:
+        return False
+    if kind is dict:
+        return all(type(key) is str and _plain(item, depth + 1) for key, item in value.items())
+    if kind is list:
+        return all(_plain(item, depth + 1) for item in value)
+    return False
+
+
 def encode_frame(frame: dict[str, Any]) -> str:
     """The frame as compact JSON text that is valid UTF-8 and strict JSON; never raises."""
     return encode_frame_reporting(frame)[0]
@@ -52,6 +80,11 @@ def encode_frame_reporting(frame: dict[str, Any]) -> tuple[str, bool]:
     (a circular structure) keeps only its identity fields (event, seq, event_id, …) and a
     placeholder ``content``, so a sequenced stream stays gapless.
     """
+    if orjson is not None and _plain(frame):
+        try:  # refuses lone surrogates and integers beyond 64 bits: those go the json way below
+            return orjson.dumps(frame).decode(), False
+        except orjson.JSONEncodeError:
+            pass
     try:
         text: str | None = _dumps(frame)
     except (ValueError, TypeError, RecursionError):

@@ -88,12 +88,16 @@ class LogEntry:
 
     def absorb(self, frame: dict[str, Any]) -> bool:
         """Append ``frame``'s delta text to this entry if both are deltas of the same stream."""
+        if frame.get("event") != AgentEvents.PARTIAL_ANSWER:
+            return False
+        return self.absorb_text(str(frame.get("content", "")), frame.get("metadata"))
+
+    def absorb_text(self, text: str, metadata: dict[str, Any] | None) -> bool:
+        """Append a delta's ``text`` if this entry is an unsent delta with the same ``metadata``."""
         mine = self._frame
-        if mine is None or frame.get("event") != AgentEvents.PARTIAL_ANSWER:
+        if mine is None or mine.get("event") != AgentEvents.PARTIAL_ANSWER or mine.get("metadata") != metadata:
             return False
-        if mine.get("event") != AgentEvents.PARTIAL_ANSWER or mine.get("metadata") != frame.get("metadata"):
-            return False
-        mine["content"] = str(mine.get("content", "")) + str(frame.get("content", ""))
+        mine["content"] = str(mine.get("content", "")) + text
         return True
 
 
@@ -203,6 +207,10 @@ class SessionLog:
             subscription.push(entry)
         return entry
 
+    def merge_delta(self, text: str, metadata: dict[str, Any] | None) -> bool:
+        """Append a text delta to the tail if the tail is an unsent delta of the same stream."""
+        return bool(self._entries) and self._entries[-1].absorb_text(text, metadata)
+
     def ack(self, seq: int) -> bool:
         if seq > self._last_seq or seq < 0:
             return False
@@ -259,6 +267,15 @@ class EventLog(abc.ABC):
             StaleFence: another process has taken the session's run lease since ``fence`` was issued.
         """
 
+    def merge_delta(self, session_id: str, text: str, metadata: dict[str, Any] | None) -> bool:
+        """Merge a text delta into the session's last event if that is an unsent delta of the same stream.
+
+        Synchronous and without I/O: a log that can tell at once (the in-memory one) saves building
+        a whole frame for every delta that would only be coalesced. ``False`` (always, by default):
+        :meth:`append` the delta as a frame, which coalesces it wherever the log can.
+        """
+        return False
+
     @abc.abstractmethod
     async def read(self, session_id: str, after_seq: int) -> ReplayWindow:
         """Entries with a higher ``seq``, in order, plus the lost range if some were dropped."""
@@ -299,6 +316,10 @@ class InMemoryEventLog(EventLog):
     async def append(self, session_id: str, frame: dict[str, Any], *, fence: int | None = None) -> LogEntry | None:
         # One process holds every lease of an in-memory log's sessions: no stale writer to fence out.
         return self.log(session_id).append(frame)
+
+    def merge_delta(self, session_id: str, text: str, metadata: dict[str, Any] | None) -> bool:
+        log = self.logs.get(session_id)
+        return log is not None and log.merge_delta(text, metadata)
 
     async def read(self, session_id: str, after_seq: int) -> ReplayWindow:
         return self.log(session_id).after(after_seq)

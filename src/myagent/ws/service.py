@@ -648,6 +648,13 @@ class SessionService:
 
     async def append(self, session_id: str, out: Outgoing) -> int:
         """Sequence one event in the session's log; returns its seq."""
+        if (
+            out.event == AgentEvents.PARTIAL_ANSWER
+            and isinstance(out.content, str)
+            and out.content
+            and self.events.merge_delta(session_id, out.content, out.metadata or None)
+        ):
+            return 0  # merged into the delta still waiting to be sent: no frame to build
         frame = create_event(
             out.event, session_id=session_id, content=out.content, metadata=out.metadata, step_id=out.step_id
         )

@@ -130,16 +130,34 @@ class InMemorySessionStore(SessionStore):
     def __init__(self, *, keeps_checkpoints: bool = False) -> None:
         self.keeps_checkpoints = keeps_checkpoints
         self._records: dict[str, SessionRecord] = {}
+        # Live records per quota key: creating a session checks its creator's count, and scanning
+        # every record there made creating N sessions cost O(N²) (one client, thousands of sessions).
+        self._per_quota: dict[str, int] = {}
 
     async def put(self, record: SessionRecord) -> None:
+        self._forget(self._records.get(record.id))
         self._records[record.id] = copy.copy(record)
+        if record.quota_key is not None:
+            self._per_quota[record.quota_key] = self._per_quota.get(record.quota_key, 0) + 1
+
+    def _forget(self, record: SessionRecord | None) -> None:
+        """Take a record that leaves (or is replaced) out of its quota key's count."""
+        if record is None or record.quota_key is None:
+            return
+        left = self._per_quota[record.quota_key] - 1
+        if left:
+            self._per_quota[record.quota_key] = left
+        else:
+            del self._per_quota[record.quota_key]
 
     async def get(self, session_id: str) -> SessionRecord | None:
         record = self._records.get(session_id)
         return None if record is None else copy.copy(record)
 
     async def delete(self, session_id: str) -> bool:
-        return self._records.pop(session_id, None) is not None
+        record = self._records.pop(session_id, None)
+        self._forget(record)
+        return record is not None
 
     async def claim_expired(self, now: float) -> list[SessionRecord]:
         expired = [
@@ -149,11 +167,14 @@ class InMemorySessionStore(SessionStore):
         ]
         for record in expired:
             del self._records[record.id]
+            self._forget(record)
         return expired
 
     async def count(self, *, node_id: str | None = None, quota_key: str | None = None) -> int:
         if node_id is None and quota_key is None:
             return len(self._records)
+        if node_id is None and quota_key is not None:
+            return self._per_quota.get(quota_key, 0)
         return sum(
             1
             for record in self._records.values()
