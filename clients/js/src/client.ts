@@ -197,6 +197,11 @@ export class AgentClient implements SessionHost {
     this.giveUp(new ClientConnectionError("the client is closed"));
   }
 
+  /** Skip the rest of the backoff pause while reconnecting (e.g. on the browser's `online` event). */
+  retryNow(): void {
+    this.wake?.();
+  }
+
   /** For tests and diagnostics: drop the socket as a network failure would (the client reconnects). */
   dropConnection(): void {
     const link = this.link;
@@ -650,6 +655,7 @@ export class AgentClient implements SessionHost {
     let delay = this.options.initialBackoff ?? 200;
     let lastError: unknown = null;
     for (let attempt = 1; ; attempt += 1) {
+      if (this.closing || this.failure !== null) return;
       const wait = Math.round(delay * (0.5 + random() * 0.5));
       this.setStatus({ status: "reconnecting", attempt, retryIn: wait });
       await new Promise<void>((resolve) => {

@@ -329,6 +329,16 @@ describe("reconnect", () => {
     expect(seqs(await run)).toEqual([2]);
   });
 
+  it("retryNow() skips the backoff pause", async () => {
+    const { conn } = await open({ initialBackoff: 60_000 });
+    const waiting = new Promise<void>((resolve) => client.on("status", (s) => s.status === "reconnecting" && resolve()));
+    conn.drop();
+    await waiting;
+    client.retryNow();
+    const next = await server.connection(1);
+    expect(await next.next("user.reconnect")).toMatchObject({ session_id: "s1" });
+  });
+
   it("backs off with jitter, then gives up and fails what waits", async () => {
     const changes: StatusChange[] = [];
     const { session } = await open({ initialBackoff: 40, maxBackoff: 100, maxReconnectAttempts: 3 });
