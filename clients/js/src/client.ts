@@ -135,6 +135,7 @@ export class AgentClient implements SessionHost {
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
   private ackDue = false;
   private connecting: Promise<void> | null = null;
+  private authWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
 
   constructor(url: string, options: AgentClientOptions = {}) {
     this.url = url;
@@ -195,6 +196,20 @@ export class AgentClient implements SessionHost {
       link.ws.close(1000, "client closed");
     }
     this.giveUp(new ClientConnectionError("the client is closed"));
+  }
+
+  /**
+   * Present a fresh token on the open connection (`user.authenticate`), before the current one expires;
+   * without an argument it is taken from the `token` option. Resolves when the server accepted it.
+   */
+  async authenticate(token?: string): Promise<void> {
+    const link = await this.waitLink();
+    const source = this.options.token;
+    const fresh = token ?? (typeof source === "function" ? await source() : source);
+    if (fresh === undefined) throw new ClientConnectionError("no token to present");
+    const accepted = new Promise<void>((resolve, reject) => this.authWaiters.push({ resolve, reject }));
+    this.sendOn(link, { event: UserEvents.AUTHENTICATE, content: { token: fresh } });
+    await this.onLink(accepted, link);
   }
 
   /** Skip the rest of the backoff pause while reconnecting (e.g. on the browser's `online` event). */
@@ -505,11 +520,30 @@ export class AgentClient implements SessionHost {
         return;
       }
     }
+    if (this.answersAuthentication(frame)) return;
     try {
       this.route(frame);
     } catch (error) {
       this.report([error]); // a bug in routing must not end the connection
     }
+  }
+
+  /** The answer to `authenticate()`: the `authenticate` notice, or an error about `user.authenticate`. */
+  private answersAuthentication(frame: ServerEvent): boolean {
+    const meta = eventMetadata(frame);
+    const waiter = this.authWaiters[0];
+    if (waiter === undefined) return false;
+    if (frame.event === SystemEvents.NOTICE && meta["action"] === "authenticate") {
+      this.authWaiters.shift();
+      waiter.resolve();
+      return true;
+    }
+    if (isRequestError(frame) && meta["request_event"] === UserEvents.AUTHENTICATE) {
+      this.authWaiters.shift();
+      waiter.reject(ClientProtocolError.fromEvent(frame));
+      return true;
+    }
+    return false;
   }
 
   private greet(link: Link, frame: ServerEvent): void {
@@ -772,7 +806,7 @@ export class AgentClient implements SessionHost {
     for (const session of this.sessionsById.values()) session.connectionFailed(error);
     for (const request of this.opening.splice(0)) request.reject(error);
     for (const item of this.outbox.splice(0)) item.reject(error);
-    for (const waiter of this.readyWaiters.splice(0)) waiter.reject(error);
+    for (const waiter of [...this.readyWaiters.splice(0), ...this.authWaiters.splice(0)]) waiter.reject(error);
     clearTimeout(this.ackTimer);
     this.setStatus({ status: "closed", attempt: 0, ...(this.closing ? {} : { error }) });
   }

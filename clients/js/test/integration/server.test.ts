@@ -178,6 +178,8 @@ describe("authentication", () => {
     await client.connect();
     const session = await client.createSession();
     expect(await session.ask("深圳天气怎么样？")).toContain("深圳");
+    await client.authenticate(); // a refresh on the open connection (user.authenticate)
+    expect(await session.ask("广州天气怎么样？")).toContain("广州");
   });
 
   it("Node: a wrong token is refused at the handshake", async () => {

@@ -420,6 +420,21 @@ describe("authentication", () => {
     expect(client.status).toBe("open");
   });
 
+  it("authenticate() presents a fresh token on the open connection", async () => {
+    let issued = 0;
+    makeClient({ token: () => `token-${(issued += 1)}` });
+    const connecting = client.connect();
+    const conn = await server.connection(0);
+    await conn.next("user.authenticate");
+    conn.send({ event: "system.notice", content: "", metadata: { action: "authenticate", ok: true } });
+    await connecting;
+    const refreshed = client.authenticate();
+    expect(await conn.next("user.authenticate")).toEqual({ event: "user.authenticate", content: { token: "token-2" } });
+    conn.send({ event: "system.notice", content: "", metadata: { action: "authenticate", ok: true } });
+    await refreshed;
+    expect(client.connected).toBe(true);
+  });
+
   it("puts the token in the Authorization header in header mode", async () => {
     makeClient({ token: "secret", authMode: "header" });
     await client.connect();
