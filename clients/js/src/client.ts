@@ -54,6 +54,8 @@ export interface AgentClientOptions {
   requestTimeout?: number;
   /** ms for the WebSocket handshake and the server's greeting (default 10000). */
   openTimeout?: number;
+  /** ms without any frame after which the connection counts as dead (default: 2.5 heartbeat intervals + 5 s). */
+  heartbeatTimeout?: number;
   /** Random numbers in [0, 1) for the backoff jitter (tests pass a fixed one). */
   random?: () => number;
 }
@@ -649,10 +651,12 @@ export class AgentClient implements SessionHost {
   private kickWatchdog(link: Link): void {
     clearTimeout(link.watchdog);
     const interval = this.serverInfo["heartbeat_interval"];
-    if (typeof interval !== "number" || interval <= 0) return;
+    const limit =
+      this.options.heartbeatTimeout ?? (typeof interval === "number" && interval > 0 ? interval * 2500 + 5000 : 0);
+    if (limit <= 0) return;
     link.watchdog = setTimeout(() => {
-      if (link === this.link) this.dropConnection(); // no heartbeat: the connection is dead
-    }, interval * 2500 + 5000);
+      if (link === this.link) this.dropConnection(); // no frame, not even a heartbeat: the connection is dead
+    }, limit);
   }
 
   private becomeReady(): void {

@@ -329,6 +329,16 @@ describe("reconnect", () => {
     expect(seqs(await run)).toEqual([2]);
   });
 
+  it("treats a connection that sends nothing, not even heartbeats, as dead and reconnects", async () => {
+    const options: AgentClientOptions = {};
+    const { conn } = await open(options);
+    options.heartbeatTimeout = 100; // from the next frame on
+    conn.send({ event: "system.heartbeat", content: "" });
+    const next = await server.connection(1); // the silent first connection was dropped
+    expect(await next.next("user.reconnect")).toMatchObject({ session_id: "s1", resume_token: "tok-1" });
+    expect(await conn.closed).toBe(1006);
+  });
+
   it("retryNow() skips the backoff pause", async () => {
     const { conn } = await open({ initialBackoff: 60_000 });
     const waiting = new Promise<void>((resolve) => client.on("status", (s) => s.status === "reconnecting" && resolve()));
