@@ -28,8 +28,12 @@ afterEach(async () => {
   await server.close();
 });
 
+/** A client with test defaults; it keeps `options` itself, so a test may change them later. */
 function makeClient(options: AgentClientOptions = {}): AgentClient {
-  client = new AgentClient(server.url, { WebSocket: Socket, initialBackoff: 10, random: () => 0.5, ...options });
+  options.WebSocket ??= Socket;
+  options.initialBackoff ??= 10;
+  options.random ??= () => 0.5;
+  client = new AgentClient(server.url, options);
   return client;
 }
 
