@@ -46,6 +46,8 @@ export interface OwnRun {
   confirm: ConfirmCallback | undefined;
   generation: number;
   started: boolean;
+  /** `SESSION_BUSY` answers retried so far (see `Session.receiveError`). */
+  busyRetries: number;
 }
 
 /** A confirmation request as the application sees it. */
