@@ -662,7 +662,8 @@ export class Session {
       const result = await handler(request);
       answer = typeof result === "boolean" ? { confirmed: result } : result;
     } catch {
-      answer = { confirmed: false, message: "the client's confirmation callback failed" }; // never leave the run waiting
+      // Never leave the run waiting on a broken callback.
+      answer = { confirmed: false, message: "the client's confirmation callback failed" };
     } finally {
       this.confirming.delete(stepId);
     }
