@@ -90,6 +90,29 @@ describe("weather agent", () => {
     expect(run.at(-1)?.event).toBe("agent.final_answer");
   });
 
+  it("a second client (a reloaded page) resumes the session by token and gets what it missed once", async () => {
+    // A page that dies: no reconnect, and no ACK after the first (acknowledged events may be dropped).
+    const first = connectTo(server.url, { reconnect: false, ackInterval: 600_000 });
+    await first.connect();
+    const session = await first.createSession();
+    await session.ask("北京天气怎么样？");
+    const [id, token, position] = [session.sessionId, session.resumeToken, 3];
+    const total = session.lastSeq;
+    first.dropConnection(); // the session stays on the server for its grace period
+
+    const second = connectTo(server.url);
+    await second.connect();
+    const resumed = await second.resumeSession(id, token, { lastSeq: position });
+    const replayed: number[] = [];
+    resumed.subscribe((e) => {
+      const seq = seqOf(e);
+      if (seq !== undefined) replayed.push(seq);
+    });
+    expect(replayed).toEqual(range(position + 1, total));
+    expect(await resumed.ask("上海呢？")).toContain("上海");
+    expect(resumed.lastSeq).toBeGreaterThan(total);
+  });
+
   it("runs a tool that needs confirmation once the user confirms it", async () => {
     const client = connectTo(server.url);
     await client.connect();
