@@ -60,6 +60,7 @@ export type ErrorCode =
   | "AGENT_FACTORY_FAILED"
   | "RUN_FAILED"
   | "MODEL_ERROR"
+  | "RUN_LOST"
   | "STATE_MALFORMED"
   | "STATE_VERSION_MISMATCH"
   | "STATE_CHECKSUM_MISMATCH"
@@ -431,7 +432,7 @@ export interface AgentToolResultMetadata {
   error: string | null;
   /** Structured payload (chart data, table rows); null when the tool returned none. */
   data: JsonObject | unknown[] | string | number | boolean | null;
-  /** Only with `status: failed`: error | invalid_arguments | unknown_tool | timeout. */
+  /** Only with `status: failed`: error | invalid_arguments | unknown_tool | timeout | interrupted (the process running the call stopped; see `agent.run_resumed`). */
   failure?: string;
   /** Name of the tool. */
   tool_name?: string;
@@ -610,6 +611,25 @@ export interface AgentConfirmationWithdrawnEvent extends ServerFrameBase, Sequen
   session_id: string;
   content: string;
   metadata: AgentConfirmationWithdrawnMetadata;
+}
+
+/** `metadata` of `agent.run_resumed`; servers may add fields. */
+export interface AgentRunResumedMetadata {
+  /** The step that is answered again. */
+  step: number;
+  /** Ids of the tool calls that were running and are reported to the model as interrupted (an `agent.tool_result` with `status: failed`, `failure: interrupted` follows for each). */
+  interrupted_calls?: unknown[];
+  /** Why: `node_lost`. */
+  reason?: string;
+  [key: string]: unknown;
+}
+
+/** `agent.run_resumed`: The process running this session's run stopped; another one goes on with the run from its last checkpoint (after the last completed model reply or tool result). Text deltas of `metadata.step` sent before this event are superseded: that step is answered again. The run still ends with one closing event. */
+export interface AgentRunResumedEvent extends ServerFrameBase, Sequenced {
+  event: "agent.run_resumed";
+  session_id: string;
+  content: string;
+  metadata: AgentRunResumedMetadata;
 }
 
 /** `metadata` of `agent.state_restored`; servers may add fields. */
@@ -950,6 +970,7 @@ export type ServerEvent =
   | AgentSessionEndEvent
   | AgentStateExportedEvent
   | AgentConfirmationWithdrawnEvent
+  | AgentRunResumedEvent
   | AgentStateRestoredEvent
   | SystemConnectedEvent
   | SystemHeartbeatEvent
@@ -1002,6 +1023,7 @@ export type SequencedEventName =
   | "agent.session_end"
   | "agent.state_exported"
   | "agent.confirmation_withdrawn"
+  | "agent.run_resumed"
   | "agent.state_restored"
   | "plan.start"
   | "plan.completed"
@@ -1064,6 +1086,7 @@ export interface ServerEventMap {
   "agent.session_end": AgentSessionEndEvent;
   "agent.state_exported": AgentStateExportedEvent;
   "agent.confirmation_withdrawn": AgentConfirmationWithdrawnEvent;
+  "agent.run_resumed": AgentRunResumedEvent;
   "agent.state_restored": AgentStateRestoredEvent;
   "system.connected": SystemConnectedEvent;
   "system.heartbeat": SystemHeartbeatEvent;
