@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8080
 HOST ?= localhost
 
-.PHONY: run test lint check-generated system-deps js-deps web web-deps web-check bench docs clean
+.PHONY: run test lint check-generated system-deps js-deps js-client web web-deps web-check bench docs clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -c "import ensurepip, venv" 2>/dev/null || sh scripts/install-system-deps.sh venv
@@ -23,7 +23,7 @@ run: $(VENV)/.installed
 	$(PY) -m myagent.cli.server server examples/weather_agent.py --host $(HOST) --port $(PORT)
 
 ## test: install dev and system dependencies, then ruff, mypy and the whole pytest suite
-test: $(VENV)/.dev-installed system-deps js-deps web-check
+test: $(VENV)/.dev-installed system-deps js-deps js-client web-check
 	$(VENV)/bin/ruff check src tests bench examples
 	$(VENV)/bin/ruff format --check src tests bench examples
 	$(VENV)/bin/mypy
@@ -36,6 +36,18 @@ js-deps: tests/js/node_modules/.package-lock.json
 
 tests/js/node_modules/.package-lock.json: tests/js/package.json tests/js/package-lock.json
 	npm ci --prefix tests/js --no-audit --no-fund
+
+# @myagent/client (clients/js): its pinned dev tools, then its build (dist/: ESM, CJS and .d.ts).
+JS_CLIENT := clients/js
+JS_CLIENT_SOURCES := $(wildcard $(JS_CLIENT)/src/*.ts $(JS_CLIENT)/src/*/*.ts) $(JS_CLIENT)/tsup.config.ts
+
+js-client: $(JS_CLIENT)/dist/index.js
+
+$(JS_CLIENT)/node_modules/.package-lock.json: $(JS_CLIENT)/package.json $(JS_CLIENT)/package-lock.json
+	npm ci --prefix $(JS_CLIENT) --no-audit --no-fund
+
+$(JS_CLIENT)/dist/index.js: $(JS_CLIENT)/node_modules/.package-lock.json $(JS_CLIENT_SOURCES)
+	npm run build --prefix $(JS_CLIENT)
 
 # The web console's build-time npm packages (ECharts to vendor, TypeScript to check clients/typescript).
 web-deps: web/node_modules/.package-lock.json
@@ -60,4 +72,4 @@ bench: $(VENV)/.dev-installed
 	$(PY) bench/idle_sessions.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/js/node_modules web/node_modules
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/js/node_modules web/node_modules $(JS_CLIENT)/node_modules $(JS_CLIENT)/dist

@@ -15,7 +15,7 @@ from myagent.protocol.catalog import CATALOG, EventSpec, FieldSpec
 from myagent.protocol.close_codes import CLOSE_CODES, HANDSHAKE_REFUSALS
 from myagent.protocol.envelope import PROTOCOL_VERSION
 from myagent.protocol.errors import ERROR_CODES
-from myagent.protocol.render_js import render_javascript
+from myagent.protocol.render_js import render_javascript, render_typescript_protocol
 from myagent.protocol.rules import RUN_CLOSING_EVENTS, notice_actions, tool_statuses
 
 __all__ = ["OUTPUTS", "render_json_schema", "render_markdown", "render_typescript"]
@@ -431,6 +431,8 @@ OUTPUTS = {
     "schema/events.schema.json": render_json_schema,
     "clients/typescript/myagent-events.d.ts": render_typescript,
     "src/myagent/ui/static/js/protocol.js": render_javascript,
+    "clients/js/src/generated/events.ts": render_typescript,
+    "clients/js/src/generated/protocol.ts": render_typescript_protocol,
 }
 
 
