@@ -3,7 +3,7 @@
  * idempotent for sequenced events (one at or below `lastSeq` changes nothing), so replaying a session's
  * events after a reload on top of the saved state is safe.
  */
-import type { ServerEvent } from "../generated/events.js";
+import type { ServerEvent } from "../index.js";
 import {
   AgentEvents,
   closesRun,
@@ -12,7 +12,7 @@ import {
   SystemEvents,
   ToolStatuses,
   UserEvents,
-} from "../generated/protocol.js";
+} from "../index.js";
 import { isPlanEvent, reducePlan, settlePlan, updateTask } from "./plan.js";
 import {
   contentText,
@@ -371,7 +371,7 @@ function requestError(state: AgentSessionState, frame: Frame): AgentSessionState
 }
 
 /** The newest message never reached the agent: say so on it and drop its empty turn. */
-function messageRejected(state: AgentSessionState, reason: string): AgentSessionState {
+export function messageRejected(state: AgentSessionState, reason: string): AgentSessionState {
   const messages = [...state.messages];
   const turn = openTurn(state);
   let busy = state.busy;
