@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, WebSocket, expect
 
 from myagent.cli.loader import load_agent_factory
 from myagent.ws.server import AgentWebSocketServer
@@ -41,6 +41,7 @@ def site() -> Iterator[str]:
     """examples/react/dist on a free port."""
     if not (DIST / "index.html").is_file():
         pytest.fail("examples/react/dist is missing: build it with `make react-example` (make test does)")
+    SHOTS.mkdir(parents=True, exist_ok=True)
     handler = functools.partial(_QuietHandler, directory=str(DIST))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -62,6 +63,15 @@ class ExamplePage:
         self.page = page
         self.frames = frames
         self.errors = errors
+        self.state_saved = asyncio.Event()  # an agent.state_exported reached the page
+
+    def watch(self, ws: WebSocket) -> None:
+        self.frames.attach(ws)
+        ws.on("framereceived", lambda payload: self._saw(payload))
+
+    def _saw(self, payload: Any) -> None:
+        if isinstance(payload, str) and '"agent.state_exported"' in payload:
+            self.state_saved.set()
 
     async def ask(self, text: str) -> None:
         box = self.page.get_by_label("消息")
@@ -79,7 +89,6 @@ class ExamplePage:
         return self.page.locator(".msg.assistant")
 
     async def shot(self, name: str) -> None:
-        SHOTS.mkdir(parents=True, exist_ok=True)
         await self.page.wait_for_timeout(300)  # chart animations settle (the picture only)
         await self.page.screenshot(path=str(SHOTS / f"{name}.png"), animations="disabled")
 
@@ -92,11 +101,12 @@ async def open_example(browser: Browser, site: str, server_url: str) -> AsyncIte
     frames = Frames()
     page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
     page.on("console", lambda msg: errors.append(f"console.error: {msg.text}") if msg.type == "error" else None)
-    page.on("websocket", frames.attach)
+    example = ExamplePage(page, frames, errors)
+    page.on("websocket", example.watch)
     try:
         await page.route("**/favicon.ico", lambda route: route.fulfill(status=204))  # the example has none
         await page.goto(f"{site}/?ws={server_url}")
-        yield ExamplePage(page, frames, errors)
+        yield example
     finally:
         await context.close()
 
@@ -106,69 +116,73 @@ def ws_url(server: AgentWebSocketServer) -> str:
 
 
 async def test_weather_chat_streams_confirms_and_survives_a_reload(browser: Browser, site: str) -> None:
-    async with running_server(load_agent_factory(WEATHER)) as server:
-        async with open_example(browser, site, ws_url(server)) as example:
-            page = example.page
-            await expect(page.locator("h1")).to_have_text("weather_agent")  # the session is open
+    async with (
+        running_server(load_agent_factory(WEATHER)) as server,
+        open_example(browser, site, ws_url(server)) as example,
+    ):
+        page = example.page
+        await expect(page.locator("h1")).to_have_text("weather_agent")  # the session is open
 
-            await example.ask("北京和上海的天气怎么样？")
-            first = example.answers().nth(0)
-            await expect(first.locator(".tool[data-tool=get_weather][data-status=done]")).to_have_count(2)
-            await expect(first.locator(".answer")).to_contain_text("上海今天小雨，18~23°C")
-            await example.idle()
-            deltas = [f["content"] for f in example.frames.received_events("agent.partial_answer")]
-            final = example.frames.received_events("agent.final_answer")[0]["content"]
-            assert len(deltas) > 1 and "".join(deltas) == final  # it came piece by piece
-            assert await first.locator(".answer").inner_text() == final
+        await example.ask("北京和上海的天气怎么样？")
+        first = example.answers().nth(0)
+        await expect(first.locator(".tool[data-tool=get_weather][data-status=done]")).to_have_count(2)
+        await expect(first.locator(".answer")).to_contain_text("上海今天小雨，18~23°C")
+        await example.idle()
+        deltas = [f["content"] for f in example.frames.received_events("agent.partial_answer")]
+        final = example.frames.received_events("agent.final_answer")[0]["content"]
+        assert len(deltas) > 1 and "".join(deltas) == final  # it came piece by piece
+        assert await first.locator(".answer").inner_text() == final
 
-            await example.ask("订阅上海的天气预警")
-            dialog = page.get_by_role("dialog")
-            await expect(dialog).to_contain_text("subscribe_weather_alert")
-            await expect(dialog).to_contain_text("上海")
-            card = example.answers().nth(1).locator(".tool[data-tool=subscribe_weather_alert]")
-            await expect(card).to_have_attribute("data-status", "awaiting_approval")
-            await example.shot("confirm")
-            await dialog.get_by_role("button", name="批准").click()
-            await expect(dialog).to_be_hidden()
-            await expect(card).to_have_attribute("data-status", "done")
-            await expect(example.answers().nth(1).locator(".answer")).to_contain_text("已为上海订阅恶劣天气预警")
-            await example.idle()
-            [response] = example.frames.sent_events("user.response")
-            assert response["content"]["confirmed"] is True
-            session_id = example.frames.received_events("agent.session_created")[0]["session_id"]
-            await example.shot("weather")
+        await example.ask("订阅上海的天气预警")
+        dialog = page.get_by_role("dialog")
+        await expect(dialog).to_contain_text("subscribe_weather_alert")
+        await expect(dialog).to_contain_text("上海")
+        card = example.answers().nth(1).locator(".tool[data-tool=subscribe_weather_alert]")
+        await expect(card).to_have_attribute("data-status", "awaiting_approval")
+        await example.shot("confirm")
+        await dialog.get_by_role("button", name="批准").click()
+        await expect(dialog).to_be_hidden()
+        await expect(card).to_have_attribute("data-status", "done")
+        await expect(example.answers().nth(1).locator(".answer")).to_contain_text("已为上海订阅恶劣天气预警")
+        await example.idle()
+        [response] = example.frames.sent_events("user.response")
+        assert response["content"]["confirmed"] is True
+        session_id = example.frames.received_events("agent.session_created")[0]["session_id"]
+        await example.shot("weather")
 
-            await page.reload()
-            await expect(page.locator(".msg.user")).to_have_count(2)
-            await expect(example.answers().nth(1).locator(".answer")).to_contain_text("已为上海订阅")
-            await expect(page.locator(".conn")).to_have_attribute("data-state", "open")
-            reconnects = example.frames.sent_events("user.reconnect")
-            assert [f["session_id"] for f in reconnects] == [session_id]  # the same session, resumed
-            await example.ask("广州明天的天气")
-            await expect(example.answers().nth(2).locator(".answer")).to_contain_text("广州")
-            await example.idle()
-            assert not example.frames.sent_events("user.create_session")[1:]  # no second session
-            assert not example.errors, example.errors
+        await page.reload()
+        await expect(page.locator(".msg.user")).to_have_count(2)
+        await expect(example.answers().nth(1).locator(".answer")).to_contain_text("已为上海订阅")
+        await expect(page.locator(".conn")).to_have_attribute("data-state", "open")
+        reconnects = example.frames.sent_events("user.reconnect")
+        assert [f["session_id"] for f in reconnects] == [session_id]  # the same session, resumed
+        await example.ask("广州明天的天气")
+        await expect(example.answers().nth(2).locator(".answer")).to_contain_text("广州")
+        await example.idle()
+        assert not example.frames.sent_events("user.create_session")[1:]  # no second session
+        assert not example.errors, example.errors
 
 
 async def test_report_draws_its_charts_and_lists_the_tasks(browser: Browser, site: str) -> None:
-    async with running_server(load_agent_factory(REPORT)) as server:
-        async with open_example(browser, site, ws_url(server)) as example:
-            page = example.page
-            await example.ask("写一份销售报告：地区和趋势")
-            tasks = page.locator(".plan .task")
-            await expect(tasks).to_have_count(2)
-            await expect(page.locator(".plan .task[data-status=completed]")).to_have_count(2)
-            await expect(example.answers().last.locator(".answer").last).to_contain_text("# 销售数据报告")
-            await example.idle()
-            for points, title in ((4, "各地区销售额"), (12, "月度销售额")):
-                chart = page.locator(f".chart-card[data-points='{points}']")
-                await expect(chart.locator("figcaption")).to_have_text(title)
-                await expect(chart.locator("canvas")).to_have_count(1)
-                assert await painted(chart.locator("canvas")), f"the chart {title!r} is blank"
-            await page.locator(".chart-card").first.scroll_into_view_if_needed()
-            await example.shot("report")
-            assert not example.errors, example.errors
+    async with (
+        running_server(load_agent_factory(REPORT)) as server,
+        open_example(browser, site, ws_url(server)) as example,
+    ):
+        page = example.page
+        await example.ask("写一份销售报告：地区和趋势")
+        tasks = page.locator(".plan .task")
+        await expect(tasks).to_have_count(2)
+        await expect(page.locator(".plan .task[data-status=completed]")).to_have_count(2)
+        await expect(example.answers().last.locator(".answer").last).to_contain_text("# 销售数据报告")
+        await example.idle()
+        for points, title in ((4, "各地区销售额"), (12, "月度销售额")):
+            chart = page.locator(f".chart-card[data-points='{points}']")
+            await expect(chart.locator("figcaption")).to_have_text(title)
+            await expect(chart.locator("canvas")).to_have_count(1)
+            assert await painted(chart.locator("canvas")), f"the chart {title!r} is blank"
+        await page.locator(".chart-card").first.scroll_into_view_if_needed()
+        await example.shot("report")
+        assert not example.errors, example.errors
 
 
 async def test_conversation_is_restored_after_the_server_restarts(browser: Browser, site: str) -> None:
@@ -181,7 +195,7 @@ async def test_conversation_is_restored_after_the_server_restarts(browser: Brows
         await example.ask("北京的天气")
         await expect(example.answers().nth(0).locator(".answer")).to_contain_text("北京今天晴")
         await example.idle()
-        await _until(lambda: example.frames.received_events("agent.state_exported"))  # kept after the answer
+        await asyncio.wait_for(example.state_saved.wait(), WAIT)  # the client keeps a state after each answer
         await stack.enter_async_context(_stopped(server))  # the server goes away, sessions and all
         await expect(page.locator(".conn")).to_have_attribute("data-state", "reconnecting")
         async with _server_on(port, factory):  # the same address, the same state secret, no sessions
@@ -214,7 +228,9 @@ def _free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def _server_on(port: int, factory: Any) -> AsyncIterator[AgentWebSocketServer]:
-    server = AgentWebSocketServer(factory, host="127.0.0.1", port=port, state_secret_key="test-secret", heartbeat_interval=0)
+    server = AgentWebSocketServer(
+        factory, host="127.0.0.1", port=port, state_secret_key="test-secret", heartbeat_interval=0
+    )
     task = asyncio.create_task(server.start_server(log_level="warning"))
     await asyncio.wait_for(server.wait_started(), WAIT)
     try:
@@ -229,9 +245,3 @@ async def _server_on(port: int, factory: Any) -> AsyncIterator[AgentWebSocketSer
 async def _stopped(server: AgentWebSocketServer) -> AsyncIterator[None]:
     await server.shutdown()
     yield
-
-
-async def _until(condition: Any) -> None:
-    async with asyncio.timeout(WAIT):
-        while not condition():
-            await asyncio.sleep(0.05)  # polling the page's recorded frames (no event to await)
