@@ -58,6 +58,12 @@ export class FakeAgentServer {
     await new Promise<void>((resolve) => this.wss?.close(() => resolve()));
   }
 
+  /** Drop every connection at once, as a network failure would. */
+  dropConnections(): void {
+    for (const client of this.wss?.clients ?? []) client.terminate();
+    for (const session of this.sessions.values()) session.socket = null;
+  }
+
   sent(event: string): Frame[] {
     return this.received.filter((f) => f.event === event);
   }

@@ -15,7 +15,7 @@ import {
   useAgentSession,
   type UseAgentSessionOptions,
 } from "../../src/react/index.js";
-import { FakeAgentServer } from "./fake-agent-server.js";
+import { type AgentTurn, FakeAgentServer } from "./fake-agent-server.js";
 import { Frames } from "./frames.js";
 
 const WAIT = { timeout: 5000, interval: 10 };
@@ -146,6 +146,27 @@ describe("useAgentSession against a protocol server", () => {
     expect(reconnect).toMatchObject({ session_id: sessionId, resume_token: session.token.replace(/\+$/, "") });
     await vi.waitFor(() => expect(lastText(second)).toBe("missed while away"), WAIT);
     expect(loadSaved(localStorage, `myagent.react:${server.url}`)?.resumeToken).toBe(session.token); // the rotated token
+  });
+
+  it("a dropped connection shows reconnecting, then resumes; the answer has every piece once", async () => {
+    let turn: AgentTurn | null = null;
+    server.onMessage = (t) => {
+      turn = t;
+      t.emit("agent.partial_answer", { content: "before the drop, " });
+    };
+    const view = mount();
+    await connected(view);
+    void view.latest().send("hi");
+    await vi.waitFor(() => expect(lastText(view)).toBe("before the drop, "), WAIT);
+    server.dropConnections();
+    await vi.waitFor(() => expect(view.latest().connection).toBe("reconnecting"), WAIT);
+    turn!.emit("agent.partial_answer", { content: "while away, " }); // kept for the replay
+    await vi.waitFor(() => expect(view.latest().connection).toBe("open"), WAIT);
+    await vi.waitFor(() => expect(lastText(view)).toBe("before the drop, while away, "), WAIT); // replayed once
+    turn!.emit("agent.final_answer", { content: "before the drop, while away, after." });
+    await vi.waitFor(() => expect(view.latest().busy).toBe(false), WAIT);
+    expect(lastText(view)).toBe("before the drop, while away, after.");
+    expect(server.sent("user.reconnect")).toHaveLength(1);
   });
 
   it("a session the server lost is restored from the signed state kept after the last answer", async () => {
