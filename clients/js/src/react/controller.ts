@@ -13,7 +13,7 @@ import {
   type SignedState,
   type StateStore,
   type StorageLike,
-} from "../index.js";
+} from "@myagent/client";
 import {
   addUserMessage,
   clientError,

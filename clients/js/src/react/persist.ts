@@ -4,7 +4,7 @@
  * screen state (the conversation as shown). Stored data is read defensively: anything unexpected counts
  * as nothing saved.
  */
-import type { SignedState, StorageLike } from "../index.js";
+import type { SignedState, StorageLike } from "@myagent/client";
 import { isObject } from "./read.js";
 import { type AgentSessionState, initialState } from "./state.js";
 

@@ -1,6 +1,6 @@
 /** The Plan & Solve part of the state: the plan's phase and its tasks, from `plan.*`, `solver.*`,
  * `aggregate.*` and `pipeline.*` events. Pure functions. */
-import { AggregateEvents, PipelineEvents, PlanEvents, SolverEvents } from "../index.js";
+import { AggregateEvents, PipelineEvents, PlanEvents, SolverEvents } from "@myagent/client";
 import { contentObject, contentText, type Frame, isObject, metaOf, str, taskIdOf } from "./read.js";
 import type { PlanState, PlanTask, TaskId, TaskStatus } from "./state.js";
 

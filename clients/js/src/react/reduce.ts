@@ -3,7 +3,7 @@
  * idempotent for sequenced events (one at or below `lastSeq` changes nothing), so replaying a session's
  * events after a reload on top of the saved state is safe.
  */
-import type { ServerEvent } from "../index.js";
+import type { ServerEvent } from "@myagent/client";
 import {
   AgentEvents,
   closesRun,
@@ -12,7 +12,7 @@ import {
   SystemEvents,
   ToolStatuses,
   UserEvents,
-} from "../index.js";
+} from "@myagent/client";
 import { isPlanEvent, reducePlan, settlePlan, updateTask } from "./plan.js";
 import {
   contentText,

@@ -1,6 +1,6 @@
 /** `useAgentSession`: one agent session as React state, with the actions a chat screen needs. */
 import { useCallback, useEffect, useMemo, useRef, useSyncExternalStore } from "react";
-import type { AgentClient, Session } from "../index.js";
+import type { AgentClient, Session } from "@myagent/client";
 import { AgentSessionController, type AgentSessionOptions } from "./controller.js";
 import { defaultStorage } from "./persist.js";
 import type { AgentSessionState, TaskId } from "./state.js";

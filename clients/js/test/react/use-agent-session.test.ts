@@ -1,5 +1,4 @@
 // @vitest-environment jsdom
-/// <reference lib="dom" />
 import { createElement } from "react";
 import { createRoot, type Root } from "react-dom/client";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
