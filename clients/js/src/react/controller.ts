@@ -119,9 +119,9 @@ export class AgentSessionController {
 
   /** Close the connection (the server keeps the session for its grace period) and save. */
   dispose(): void {
+    this.save(); // while the session is still known
     const attachment = this.attachment;
     this.attachment = null;
-    this.save();
     clearTimeout(this.saveTimer);
     clearTimeout(this.expiryTimer);
     this.expiryAt = null;

@@ -147,6 +147,18 @@ describe("useAgentSession against a protocol server", () => {
     expect(loadSaved(localStorage, `myagent.react:${server.url}`)?.resumeToken).toBe(session.token); // the rotated token
   });
 
+  it("unmounting saves what changed since the last save", async () => {
+    server.onMessage = (turn) => turn.emit("agent.partial_answer", { content: "the latest answer" });
+    const view = mount({ saveDelay: 60_000 }); // no timed save during the test
+    await connected(view);
+    void view.latest().send("q");
+    await vi.waitFor(() => expect(lastText(view)).toBe("the latest answer"), WAIT);
+    view.unmount();
+    const saved = loadSaved(localStorage, `myagent.react:${server.url}`);
+    const last = saved?.view?.messages.at(-1);
+    expect(last?.role === "assistant" && turnText(last)).toBe("the latest answer");
+  });
+
   it("a dropped connection shows reconnecting, then resumes; the answer has every piece once", async () => {
     let turn: AgentTurn | null = null;
     server.onMessage = (t) => {
