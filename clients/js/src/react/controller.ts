@@ -117,6 +117,18 @@ export class AgentSessionController {
     }
   }
 
+  /** Try to connect now: skip the backoff pause while reconnecting; start over once the client gave up. */
+  reconnect(): void {
+    const attachment = this.attachment;
+    if (attachment !== null && !attachment.closed && attachment.client.status === "reconnecting") {
+      attachment.client.retryNow();
+      return;
+    }
+    if (this.store.state.connection !== "failed" && this.store.state.connection !== "closed") return;
+    this.dispose(); // saves: the next client resumes (or restores) the same session
+    this.start();
+  }
+
   /** Close the connection (the server keeps the session for its grace period) and save. */
   dispose(): void {
     this.save(); // while the session is still known

@@ -20,6 +20,8 @@ export interface AgentSessionHandle extends AgentSessionState {
   restartTask(taskId: TaskId): Promise<boolean>;
   cancelPlan(): Promise<boolean>;
   replan(question?: string): Promise<boolean>;
+  /** Connect now: skip the wait between reconnect attempts, or start again after the client gave up. */
+  reconnect(): void;
   /** Forget this conversation (and what storage kept of it) and start a new session. */
   reset(): Promise<void>;
   /** The underlying session and client, for anything else (`null` until connected). */
@@ -60,6 +62,7 @@ export function useAgentSession(options: UseAgentSessionOptions): AgentSessionHa
   const cancelPlan = useCallback(() => controller.cancelPlan(), [controller]);
   const replan = useCallback((question?: string) => controller.replan(question), [controller]);
   const reset = useCallback(() => controller.reset(), [controller]);
+  const reconnect = useCallback(() => controller.reconnect(), [controller]);
 
   return {
     ...state,
@@ -71,6 +74,7 @@ export function useAgentSession(options: UseAgentSessionOptions): AgentSessionHa
     cancelPlan,
     replan,
     reset,
+    reconnect,
     session: controller.session,
     client: controller.client,
   };

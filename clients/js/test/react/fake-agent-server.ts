@@ -40,8 +40,9 @@ export class FakeAgentServer {
     return `ws://127.0.0.1:${port}`;
   }
 
-  async start(): Promise<void> {
-    this.wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  /** Listen (again) on `port`; sessions survive a stop and start, as with a server that keeps them. */
+  async start(port = 0): Promise<void> {
+    this.wss = new WebSocketServer({ host: "127.0.0.1", port });
     await new Promise<void>((resolve) => this.wss?.once("listening", () => resolve()));
     this.wss.on("connection", (socket) => {
       send(socket, { event: "system.connected", metadata: { connection_id: `c${++this.counter}`, heartbeat_interval: 30 } });

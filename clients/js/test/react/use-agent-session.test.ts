@@ -43,10 +43,11 @@ interface Mounted {
 
 function mount(options: Partial<UseAgentSessionOptions> = {}): Mounted {
   const seen: AgentSessionHandle[] = [];
+  const url = server.url;
   function Probe(): null {
     seen.push(
       useAgentSession({
-        url: server.url,
+        url,
         clientOptions: { WebSocket: WebSocket as unknown as WebSocketConstructor, initialBackoff: 10 },
         ...options,
       }),
@@ -178,6 +179,22 @@ describe("useAgentSession against a protocol server", () => {
     await vi.waitFor(() => expect(view.latest().busy).toBe(false), WAIT);
     expect(lastText(view)).toBe("before the drop, while away, after.");
     expect(server.sent("user.reconnect")).toHaveLength(1);
+  });
+
+  it("reconnect() starts again after the client gave up", async () => {
+    const view = mount({
+      clientOptions: { WebSocket: WebSocket as unknown as WebSocketConstructor, initialBackoff: 10, maxReconnectAttempts: 1 },
+    });
+    await connected(view);
+    const sessionId = view.latest().sessionId;
+    const port = Number(new URL(server.url).port);
+    await server.stop();
+    await vi.waitFor(() => expect(view.latest().connection).toBe("failed"), WAIT);
+    await server.start(port);
+    view.latest().reconnect();
+    await vi.waitFor(() => expect(server.sent("user.reconnect")).toHaveLength(1), WAIT);
+    await vi.waitFor(() => expect(view.latest().connection).toBe("open"), WAIT);
+    expect(server.sent("user.reconnect")[0]).toMatchObject({ session_id: sessionId });
   });
 
   it("a session the server lost is restored from the signed state kept after the last answer", async () => {
