@@ -43,6 +43,11 @@ export function App({ url }: { url: string }) {
             <i aria-hidden="true" />
             {CONNECTION_TEXT[agent.connection]}
           </span>
+          {(agent.connection === "reconnecting" || agent.connection === "failed") && (
+            <button type="button" className="btn ghost" onClick={() => agent.reconnect()}>
+              立即重连
+            </button>
+          )}
           <button type="button" className="btn ghost" onClick={() => void agent.reset()} disabled={agent.busy}>
             新对话
           </button>
