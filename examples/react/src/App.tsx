@@ -44,7 +44,7 @@ export function App({ url }: { url: string }) {
             {CONNECTION_TEXT[agent.connection]}
           </span>
           {(agent.connection === "reconnecting" || agent.connection === "failed") && (
-            <button type="button" className="btn ghost" onClick={() => agent.reconnect()}>
+            <button type="button" className="btn ghost retry" onClick={() => agent.reconnect()}>
               立即重连
             </button>
           )}
