@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8080
 HOST ?= localhost
 
-.PHONY: run test lint check-generated system-deps js-deps js-client web web-deps web-check bench docs clean
+.PHONY: run test lint check-generated system-deps js-deps js-client react-example web web-deps web-check bench docs clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -c "import ensurepip, venv" 2>/dev/null || sh scripts/install-system-deps.sh venv
@@ -23,7 +23,7 @@ run: $(VENV)/.installed
 	$(PY) -m myagent.cli.server server examples/weather_agent.py --host $(HOST) --port $(PORT)
 
 ## test: install dev and system dependencies, then ruff, mypy and the whole pytest suite
-test: $(VENV)/.dev-installed system-deps js-deps js-client web-check
+test: $(VENV)/.dev-installed system-deps js-deps js-client react-example web-check
 	$(VENV)/bin/ruff check src tests bench examples
 	$(VENV)/bin/ruff format --check src tests bench examples
 	$(VENV)/bin/mypy
@@ -49,6 +49,18 @@ $(JS_CLIENT)/node_modules/.package-lock.json: $(JS_CLIENT)/package.json $(JS_CLI
 $(JS_CLIENT)/dist/index.js: $(JS_CLIENT)/node_modules/.package-lock.json $(JS_CLIENT_SOURCES)
 	npm run build --prefix $(JS_CLIENT)
 
+# The React example (examples/react): Vite build on @myagent/client/react, driven in Chromium by
+# tests/browser/test_react_example.py. Its @myagent/client is a file: link to clients/js (built above).
+REACT_EXAMPLE := examples/react
+
+react-example: $(REACT_EXAMPLE)/dist/index.html
+
+$(REACT_EXAMPLE)/node_modules/.package-lock.json: $(REACT_EXAMPLE)/package.json $(REACT_EXAMPLE)/package-lock.json
+	npm ci --prefix $(REACT_EXAMPLE) --no-audit --no-fund
+
+$(REACT_EXAMPLE)/dist/index.html: $(REACT_EXAMPLE)/node_modules/.package-lock.json $(JS_CLIENT)/dist/index.js $(wildcard $(REACT_EXAMPLE)/src/*) $(REACT_EXAMPLE)/index.html $(REACT_EXAMPLE)/vite.config.ts
+	npm run build --prefix $(REACT_EXAMPLE)
+
 # The web console's build-time npm packages (ECharts to vendor, TypeScript to check clients/typescript).
 web-deps: web/node_modules/.package-lock.json
 
@@ -72,4 +84,4 @@ bench: $(VENV)/.dev-installed
 	$(PY) bench/idle_sessions.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/js/node_modules web/node_modules $(JS_CLIENT)/node_modules $(JS_CLIENT)/dist
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/js/node_modules web/node_modules $(JS_CLIENT)/node_modules $(JS_CLIENT)/dist $(REACT_EXAMPLE)/node_modules $(REACT_EXAMPLE)/dist
