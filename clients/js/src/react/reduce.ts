@@ -79,6 +79,8 @@ function apply(state: AgentSessionState, frame: Frame, seq: number | null): Agen
       return restored(state, meta);
     case AgentEvents.PARTIAL_ANSWER:
       return partialAnswer(state, frame);
+    case AgentEvents.RUN_RESUMED:
+      return runResumed(state);
     case AgentEvents.TOOL_CALL:
       return toolCall(state, frame);
     case AgentEvents.USER_CONFIRM:
@@ -203,6 +205,18 @@ function partialAnswer(state: AgentSessionState, frame: Frame): AgentSessionStat
       return { ...turn, parts: [...turn.parts.slice(0, -1), { ...last, text: last.text + delta }] };
     }
     return { ...turn, parts: [...settleParts(turn.parts), { type: "text", text: delta, streaming: true }] };
+  });
+}
+
+/**
+ * The run's server process stopped and another one goes on with it: the text the interrupted step
+ * was streaming is superseded (that step is answered again), so the open text part is dropped.
+ */
+function runResumed(state: AgentSessionState): AgentSessionState {
+  return withTurn(state, (turn) => {
+    const last = turn.parts[turn.parts.length - 1];
+    if (last === undefined || last.type !== "text" || !last.streaming) return turn;
+    return { ...turn, parts: turn.parts.slice(0, -1) };
   });
 }
 

@@ -61,6 +61,27 @@ describe("a real run of examples/weather_agent.py", () => {
   });
 });
 
+describe("a run taken over by another server process (agent.run_resumed)", () => {
+  it("drops the text the interrupted step streamed; the step's new text replaces it", () => {
+    const f = new Frames();
+    let state = addUserMessage(run(initialState(), [f.created()]), "hi", 1);
+    state = run(state, [f.delta("The answer is fo", { step: 1 })]);
+    state = reduce(state, f.next("agent.run_resumed", { content: "resumed", metadata: { step: 1, interrupted_calls: [] } }));
+    expect(lastTurn(state).parts).toEqual([]);
+    expect(state.busy).toBe(true);
+    state = run(state, [f.delta("The answer is 42.", { step: 1 }), f.final("The answer is 42.")]);
+    expect(turnText(lastTurn(state))).toBe("The answer is 42.");
+  });
+
+  it("keeps settled text and tool calls: only the step under way is answered again", () => {
+    const f = new Frames();
+    let state = addUserMessage(run(initialState(), [f.created()]), "hi", 1);
+    state = run(state, [f.delta("Let me look. "), f.toolCall("c1", "get_weather", { city: "北京" })]);
+    state = reduce(state, f.next("agent.run_resumed", { content: "resumed", metadata: { step: 2, interrupted_calls: [] } }));
+    expect(lastTurn(state).parts.map((p) => p.type)).toEqual(["text", "tool"]);
+  });
+});
+
 describe("streaming text", () => {
   it("grows with each delta, then the final answer settles it", () => {
     const f = new Frames();
