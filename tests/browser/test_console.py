@@ -7,8 +7,9 @@ person would: typing and pressing keys, clicking buttons. Plan & Solve: see test
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from myagent.cli.loader import load_agent_factory
 from myagent.llm import FunctionModel, ScriptedModel, ScriptedReply, call
 from myagent.llm.base import Model, ModelRequest
 from myagent.tool import BaseTool, ToolResult
+from myagent.ws.server import AgentWebSocketServer
 from tests.browser.conftest import REPO, Console, open_console, wire_field
 from tests.harness import WAIT, find_session, running_server
 
@@ -388,6 +390,49 @@ async def test_restore_after_the_server_lost_the_session(browser: Browser) -> No
             "I remember 2 question(s): what is a signed state? | and after a restart?"
         )
         await console.wait_idle()
+
+
+@contextlib.asynccontextmanager
+async def serving(factory: Callable[[], Any], port: int) -> AsyncIterator[AgentWebSocketServer]:
+    """A server on ``port`` with the key of tests/harness.py's servers: a restarted one."""
+    server = AgentWebSocketServer(
+        factory, host="127.0.0.1", port=port, state_secret_key="test-secret", heartbeat_interval=0
+    )
+    task = asyncio.create_task(server.start_server(log_level="warning"))
+    await asyncio.wait_for(server.wait_started(), WAIT)
+    try:
+        yield server
+    finally:
+        await server.shutdown()
+        await asyncio.wait_for(task, WAIT)
+
+
+async def test_the_session_comes_back_by_itself_after_a_server_restart(browser: Browser) -> None:
+    """The client reconnects to the new process, which no longer knows the session: it restores the saved state."""
+    agents = Agents(remembering_model, name="memory_agent")
+    async with serving(agents, 0) as first:
+        port = first.port
+        async with open_console(browser, first) as console:
+            page = console.page
+            await console.ask("remember the number 42")
+            await expect(answers(console)).to_contain_text("I remember 1 question(s)")
+            await console.wait_idle()
+            await expect(page.locator("#saved-info")).to_contain_text("Saved")  # saved automatically
+            original = await console.session_id()
+            await first.shutdown()  # the process stops (the page stays open) ...
+            await expect(page.locator("#conn")).to_have_attribute("data-state", "reconnecting")
+            async with serving(agents, port):  # ... and a new one starts on the same port
+                await expect(page.locator("#conn")).to_have_attribute("data-state", "online")
+                await expect(page.locator(".sysline-ok")).to_contain_text("Session restored · 2 messages")
+                await expect(page.locator("#session-id")).not_to_have_text(original)
+                await console.ask("what did I ask first?")
+                await expect(answers(console).nth(1)).to_have_text(
+                    "I remember 2 question(s): remember the number 42 | what did I ask first?"
+                )
+                await console.wait_idle()
+                await expect(page.locator(".turn-user")).to_have_count(2)  # the conversation stayed on screen
+                [restore] = console.frames.sent_events("user.reconnect_with_state")
+                assert wire_field(restore, "signed_state")["signature"]
 
 
 # -- resume --------------------------------------------------------------------------------------

@@ -77,6 +77,7 @@ class Console {
     this.lastStore = null; // what storage.store() said about the latest state
     this.settings = storage.loadSettings();
     this.hasSaved = false;
+    this.connectionLost = false; // the connection dropped while a session was shown
     this.client = new AgentClient(websocketUrl(window.location), {
       initialBackoff: 400,
       maxBackoff: 15_000,
@@ -299,6 +300,7 @@ class Console {
   bindClient() {
     this.client.on("status", (change) => {
       if (change.status === "open") {
+        this.connectionLost = false; // said "Connection restored" with the resume's notice, if there was one
         const info = this.client.serverInfo;
         this.el.serverInfo.textContent = `myagent ${info.server_version ?? ""} · protocol ${info.protocol_version ?? ""}`;
       } else if (change.status === "reconnecting" && change.attempt === 1 && this.session) {
@@ -320,8 +322,12 @@ class Console {
       (session) => this.follow(session),
       (error) => {
         this.opening = false;
+        if (this.pendingMessage !== null) {
+          this.pendingMessage = null; // it waited for this session: it was never sent
+          this.chat.rejectLastMessage(error instanceof ClientProtocolError ? error.code : String(error?.message ?? error));
+          this.settleRun(null);
+        }
         this.requestFailed(error);
-        this.updateControls();
       },
     );
   }
