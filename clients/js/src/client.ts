@@ -81,6 +81,8 @@ interface Link {
   generation: number;
   phase: "greeting" | "authenticating" | "ready";
   lost: boolean;
+  /** `dropConnection()` was called: frames still buffered in the socket count as lost with it. */
+  dropped: boolean;
   onLost: Array<() => void>;
   greeted: { resolve: () => void; reject: (error: ClientError) => void };
   watchdog: ReturnType<typeof setTimeout> | undefined;
@@ -186,8 +188,10 @@ export class AgentClient implements SessionHost {
 
   /** For tests and diagnostics: drop the socket as a network failure would (the client reconnects). */
   dropConnection(): void {
-    const ws = this.link?.ws;
-    if (ws === undefined) return;
+    const link = this.link;
+    if (link === null) return;
+    link.dropped = true;
+    const ws = link.ws;
     if (typeof ws.terminate === "function") ws.terminate();
     else ws.close(4000, "dropped by the client");
   }
@@ -457,7 +461,7 @@ export class AgentClient implements SessionHost {
   }
 
   private receive(link: Link, data: unknown): void {
-    if (link !== this.link) return;
+    if (link !== this.link || link.dropped) return;
     this.kickWatchdog(link);
     const frame = parseFrame(data);
     if (frame === null) return;
@@ -517,13 +521,25 @@ export class AgentClient implements SessionHost {
     const token = typeof source === "function" ? await source() : source;
     const header = token !== undefined && (this.options.authMode ?? "frame") === "header";
     this.frameToken = header ? undefined : token;
-    const ws = header ? new Socket(this.url, undefined, { headers: { Authorization: `Bearer ${token}` } }) : new Socket(this.url);
+    const ws = header
+      ? new Socket(this.url, undefined, { headers: { Authorization: `Bearer ${token}` } })
+      : new Socket(this.url);
     this.generation += 1;
     let greeted!: Link["greeted"];
     const done = new Promise<void>((resolve, reject) => {
       greeted = { resolve, reject };
     });
-    const link: Link = { ws, generation: this.generation, phase: "greeting", lost: false, onLost: [], greeted, watchdog: undefined, error: "" };
+    const link: Link = {
+      ws,
+      generation: this.generation,
+      phase: "greeting",
+      lost: false,
+      dropped: false,
+      onLost: [],
+      greeted,
+      watchdog: undefined,
+      error: "",
+    };
     this.link = link;
     const timer = setTimeout(() => {
       link.greeted.reject(new ClientConnectionError(`no greeting from ${this.url} within the open timeout`));
@@ -552,8 +568,9 @@ export class AgentClient implements SessionHost {
     this.link = null;
     this.ready = false;
     if (this.closing || this.failure !== null || link.phase !== "ready") return;
-    if (code === 4403) {
-      this.giveUp(new AuthenticationError("the server refused the credentials (4403)", code));
+    if (code === 4403 || (code === 4401 && typeof this.options.token !== "function")) {
+      // Another principal, or no fresh token to try: reconnecting would be refused again.
+      this.giveUp(new AuthenticationError(`the server refused the credentials (close code ${code})`, code));
     } else if (this.options.reconnect === false) {
       this.giveUp(new ConnectionLostError(`the connection to ${this.url} was lost (close code ${code})`, code));
     } else {
@@ -565,7 +582,8 @@ export class AgentClient implements SessionHost {
     const status = /\b(401|403)\b/.exec(link.error)?.[1];
     if (code === 4401 || code === 4403 || status !== undefined) {
       const why = status !== undefined ? `HTTP ${status}` : `close code ${code}`;
-      return new AuthenticationError(`the server refused the credentials (${why})`, status !== undefined ? Number(status) : code);
+      const number = status !== undefined ? Number(status) : code;
+      return new AuthenticationError(`the server refused the credentials (${why})`, number);
     }
     const detail = link.error !== "" ? `: ${link.error}` : ` (close code ${code})`;
     return new ClientConnectionError(`cannot connect to ${this.url}${detail}`, code);
@@ -635,7 +653,7 @@ export class AgentClient implements SessionHost {
         }
       } catch (error) {
         lastError = error;
-        if (error instanceof AuthenticationError && error.code === 4403) {
+        if (error instanceof AuthenticationError && (error.code === 4403 || typeof this.options.token !== "function")) {
           this.giveUp(error);
           return;
         }
@@ -679,7 +697,8 @@ export class AgentClient implements SessionHost {
     }
     const state = session.signedState ?? (await this.options.stateStore?.load(session.sessionId)) ?? null;
     if (state === null) {
-      throw refusal ?? new SessionClosedError(`session ${session.sessionId} ended and no signed state is kept`, "shutdown");
+      const message = `session ${session.sessionId} ended and no signed state is kept`;
+      throw refusal ?? new SessionClosedError(message, "shutdown");
     }
     await this.restoreInto(session, state, link);
   }
@@ -687,7 +706,8 @@ export class AgentClient implements SessionHost {
   private async restoreInto(session: Session, state: SignedState, link: Link): Promise<void> {
     const frame = { event: UserEvents.RECONNECT_WITH_STATE, signed_state: state };
     const answer = new Promise<Session>((resolve, reject) => {
-      this.opening.push({ request: UserEvents.RECONNECT_WITH_STATE, frame, resolve, reject, target: session, generation: link.generation });
+      const request = UserEvents.RECONNECT_WITH_STATE;
+      this.opening.push({ request, frame, resolve, reject, target: session, generation: link.generation });
     });
     this.sendOn(link, frame);
     try {

@@ -1,0 +1,186 @@
+/** The client against the real server (examples/weather_agent.py on the offline model). */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import {
+  AgentClient as BrowserStyleClient,
+  type AgentClientOptions,
+  AuthenticationError,
+  MemoryStateStore,
+  RunInterruptedError,
+  type ServerEvent,
+  type Session,
+  type WebSocketConstructor,
+} from "../../src/index.js";
+import { AgentClient } from "../../src/node.js";
+import { RealServer } from "./server.js";
+
+const clients: Array<{ close(): Promise<void> }> = [];
+
+function connectTo(url: string, options: AgentClientOptions = {}): AgentClient {
+  const client = new AgentClient(url, { initialBackoff: 50, maxBackoff: 500, ...options });
+  clients.push(client);
+  return client;
+}
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+});
+
+const seqOf = (event: ServerEvent): number | undefined => ("seq" in event ? event.seq : undefined);
+const metaOf = (event: ServerEvent): Record<string, unknown> =>
+  ("metadata" in event ? (event.metadata as Record<string, unknown> | undefined) : undefined) ?? {};
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
+describe("weather agent", () => {
+  let server: RealServer;
+  beforeAll(async () => {
+    server = await RealServer.start();
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it("delivers every event exactly once when the socket drops mid-answer", async () => {
+    const client = connectTo(server.url);
+    await client.connect();
+    const session = await client.createSession();
+    const seen: number[] = [];
+    let replayed = 0;
+    session.subscribe((e) => {
+      const seq = seqOf(e);
+      if (seq !== undefined) seen.push(seq);
+      if (e.event === "system.notice" && metaOf(e)["action"] === "reconnect") replayed = Number(metaOf(e)["replay_count"]);
+    });
+    const run: ServerEvent[] = [];
+    let dropped = false;
+    for await (const event of session.send("北京和上海的天气怎么样？")) {
+      run.push(event);
+      if (!dropped && event.event === "agent.partial_answer") {
+        dropped = true;
+        client.dropConnection();
+      }
+    }
+    expect(dropped).toBe(true);
+    expect(client.reconnects).toBe(1);
+    expect(replayed).toBeGreaterThan(0); // the rest of the answer came again from the server's log
+    const last = run.at(-1);
+    expect(last?.event).toBe("agent.final_answer");
+    expect(String(last && "content" in last ? last.content : "")).toContain("上海");
+    const seqs = run.map(seqOf);
+    expect(seqs).toEqual(range(2, seqs.length + 1)); // gapless, each once, from the first run event
+    expect(seen).toEqual(range(2, seqs.length + 1));
+    expect(run.filter((e) => e.event === "agent.partial_answer").length).toBeGreaterThan(1);
+  });
+
+  it("runs a tool that needs confirmation once the user confirms it", async () => {
+    const client = connectTo(server.url);
+    await client.connect();
+    const session = await client.createSession();
+    const events: ServerEvent[] = [];
+    for await (const event of session.send("订阅上海的天气预警")) {
+      events.push(event);
+      if (event.event === "agent.user_confirm") await session.confirm(event.step_id ?? "", true);
+    }
+    const result = events.find((e) => e.event === "agent.tool_result");
+    expect(metaOf(result as ServerEvent)["status"]).toBe("success");
+    expect(events.at(-1)?.event).toBe("agent.final_answer");
+  });
+
+  it("a refused confirmation reaches the model as refused", async () => {
+    const client = connectTo(server.url, { confirm: () => ({ confirmed: false, message: "不要" }) });
+    await client.connect();
+    const session = await client.createSession();
+    const events = await session.send("订阅上海的天气预警").collect();
+    const result = events.find((e) => e.event === "agent.tool_result");
+    expect(metaOf(result as ServerEvent)["status"]).toBe("refused");
+  });
+
+  it("cancel() stops a run waiting for a confirmation; ask() rejects with RunInterruptedError", async () => {
+    const client = connectTo(server.url);
+    await client.connect();
+    const session = await client.createSession();
+    let cancelled: Promise<boolean> | undefined;
+    session.subscribe((event) => {
+      if (event.event === "agent.user_confirm") cancelled = session.cancel();
+    });
+    await expect(session.ask("订阅北京的天气预警")).rejects.toBeInstanceOf(RunInterruptedError);
+    expect(await cancelled).toBe(true);
+    expect(session.busy).toBe(false);
+    expect(await session.ask("北京天气怎么样？")).toContain("北京");
+  });
+});
+
+describe("restart", () => {
+  const secret = "js-client-test-secret-0123456789abcdef";
+  let server: RealServer;
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it("restores the session from its signed state when the server restarted", async () => {
+    server = await RealServer.start(["--state-secret-key", secret]);
+    const store = new MemoryStateStore();
+    const client = connectTo(server.url, { stateStore: store, maxReconnectAttempts: 100 });
+    await client.connect();
+    const session: Session = await client.createSession();
+    expect(await session.ask("北京天气怎么样？")).toContain("北京");
+    await session.exportState();
+    const before = session.sessionId;
+    const restored = new Promise<ServerEvent>((resolve) =>
+      session.subscribe((e) => e.event === "agent.state_restored" && resolve(e)),
+    );
+    await server.stop();
+    server = await RealServer.start(["--state-secret-key", secret], { port: server.port });
+    const event = await restored;
+    expect(Number(metaOf(event)["message_count"])).toBeGreaterThan(0);
+    expect(session.sessionId).not.toBe(before);
+    expect(await session.ask("上海呢？")).toContain("上海");
+
+    // A new page or process continues the conversation from the saved state alone.
+    const later = connectTo(server.url);
+    await later.connect();
+    const again = await later.restoreSession(await session.exportState());
+    expect(await again.ask("广州天气怎么样？")).toContain("广州");
+  });
+});
+
+describe("authentication", () => {
+  let server: RealServer;
+  const hook = "clients/js/test/integration/auth_tokens.py:authenticate";
+  beforeAll(async () => {
+    server = await RealServer.start(["--auth", hook]);
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it("Node: the token in the Authorization header is accepted", async () => {
+    const client = connectTo(server.url, { token: "js-client-token" });
+    await client.connect();
+    const session = await client.createSession();
+    expect(await session.ask("深圳天气怎么样？")).toContain("深圳");
+  });
+
+  it("Node: a wrong token is refused at the handshake", async () => {
+    const client = connectTo(server.url, { token: "wrong" });
+    const error = await client.connect().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AuthenticationError);
+    expect((error as AuthenticationError).code).toBe(401);
+  });
+
+  it("browser style: the token in a first user.authenticate frame is accepted, a wrong one refused", async () => {
+    const Socket = WebSocket as unknown as WebSocketConstructor;
+    const good = new BrowserStyleClient(server.url, { WebSocket: Socket, token: () => "js-client-token" });
+    clients.push(good);
+    await good.connect();
+    expect((await good.createSession()).sessionId).not.toBe("");
+    const bad = new BrowserStyleClient(server.url, { WebSocket: Socket, token: "wrong" });
+    clients.push(bad);
+    const error = await bad.connect().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AuthenticationError);
+    expect((error as AuthenticationError).code).toBe(4401);
+  });
+});
