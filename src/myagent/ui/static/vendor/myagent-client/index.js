@@ -960,8 +960,10 @@ var AgentClient = class {
   }
   /** For tests and diagnostics: drop the socket as a network failure would (the client reconnects). */
   dropConnection() {
-    const ws = this.link?.ws;
-    if (ws === void 0) return;
+    const link = this.link;
+    if (link === null) return;
+    link.dropped = true;
+    const ws = link.ws;
     if (typeof ws.terminate === "function") ws.terminate();
     else ws.close(4e3, "dropped by the client");
   }
@@ -1201,7 +1203,7 @@ var AgentClient = class {
     this.report([error]);
   }
   receive(link, data) {
-    if (link !== this.link) return;
+    if (link !== this.link || link.dropped) return;
     this.kickWatchdog(link);
     const frame = parseFrame(data);
     if (frame === null) return;
@@ -1263,7 +1265,17 @@ var AgentClient = class {
     const done = new Promise((resolve, reject) => {
       greeted = { resolve, reject };
     });
-    const link = { ws, generation: this.generation, phase: "greeting", lost: false, onLost: [], greeted, watchdog: void 0, error: "" };
+    const link = {
+      ws,
+      generation: this.generation,
+      phase: "greeting",
+      lost: false,
+      dropped: false,
+      onLost: [],
+      greeted,
+      watchdog: void 0,
+      error: ""
+    };
     this.link = link;
     const timer = setTimeout(() => {
       link.greeted.reject(new ClientConnectionError(`no greeting from ${this.url} within the open timeout`));
@@ -1291,8 +1303,8 @@ var AgentClient = class {
     this.link = null;
     this.ready = false;
     if (this.closing || this.failure !== null || link.phase !== "ready") return;
-    if (code === 4403) {
-      this.giveUp(new AuthenticationError("the server refused the credentials (4403)", code));
+    if (code === 4403 || code === 4401 && typeof this.options.token !== "function") {
+      this.giveUp(new AuthenticationError(`the server refused the credentials (close code ${code})`, code));
     } else if (this.options.reconnect === false) {
       this.giveUp(new ConnectionLostError(`the connection to ${this.url} was lost (close code ${code})`, code));
     } else {
@@ -1303,7 +1315,8 @@ var AgentClient = class {
     const status = /\b(401|403)\b/.exec(link.error)?.[1];
     if (code === 4401 || code === 4403 || status !== void 0) {
       const why = status !== void 0 ? `HTTP ${status}` : `close code ${code}`;
-      return new AuthenticationError(`the server refused the credentials (${why})`, status !== void 0 ? Number(status) : code);
+      const number = status !== void 0 ? Number(status) : code;
+      return new AuthenticationError(`the server refused the credentials (${why})`, number);
     }
     const detail = link.error !== "" ? `: ${link.error}` : ` (close code ${code})`;
     return new ClientConnectionError(`cannot connect to ${this.url}${detail}`, code);
@@ -1368,7 +1381,7 @@ var AgentClient = class {
         }
       } catch (error) {
         lastError = error;
-        if (error instanceof AuthenticationError && error.code === 4403) {
+        if (error instanceof AuthenticationError && (error.code === 4403 || typeof this.options.token !== "function")) {
           this.giveUp(error);
           return;
         }
@@ -1410,14 +1423,16 @@ var AgentClient = class {
     }
     const state = session.signedState ?? await this.options.stateStore?.load(session.sessionId) ?? null;
     if (state === null) {
-      throw refusal ?? new SessionClosedError(`session ${session.sessionId} ended and no signed state is kept`, "shutdown");
+      const message = `session ${session.sessionId} ended and no signed state is kept`;
+      throw refusal ?? new SessionClosedError(message, "shutdown");
     }
     await this.restoreInto(session, state, link);
   }
   async restoreInto(session, state, link) {
     const frame = { event: UserEvents.RECONNECT_WITH_STATE, signed_state: state };
     const answer = new Promise((resolve, reject) => {
-      this.opening.push({ request: UserEvents.RECONNECT_WITH_STATE, frame, resolve, reject, target: session, generation: link.generation });
+      const request = UserEvents.RECONNECT_WITH_STATE;
+      this.opening.push({ request, frame, resolve, reject, target: session, generation: link.generation });
     });
     this.sendOn(link, frame);
     try {
