@@ -20,7 +20,7 @@ import { ConnectionIndicator } from "./connection.js";
 import { downloadText, h, icon } from "./dom.js";
 import { applyLanguage, bindAttr, bindText, formatTime, language, setLanguage, t } from "./i18n.js";
 import { PlanView } from "./plan.js";
-import * as storage from "./storage.js";
+import { SavedState } from "./saved.js";
 
 const $ = (id) => document.getElementById(id);
 const RUN_ACTIVITY = /^(plan|solver|aggregate)\.|^agent\.(thinking|tool_call|tool_result|partial_answer|user_confirm)$/;
@@ -58,8 +58,6 @@ class Console {
       restore: $("restore-state"),
       exportState: $("export-state"),
       importState: $("import-state"),
-      autosave: $("autosave"),
-      savedInfo: $("saved-info"),
       serverInfo: $("server-info"),
       side: $("side"),
       panelToggle: $("panel-toggle"),
@@ -67,22 +65,22 @@ class Console {
       toasts: $("toasts"),
     };
     this.agent = { name: "", description: "" };
+    this.saved = new SavedState(
+      { info: $("saved-info"), autosave: $("autosave") },
+      { session: () => this.session, agent: () => this.agent, records: () => this.chat.records, toast: (...args) => this.toast(...args) },
+    );
     this.session = null; // the client's Session this page follows
     this.unfollow = null;
     this.opening = false; // a create or restore is on its way
     this.running = false;
     this.cancelling = false;
     this.pendingMessage = null; // typed before the session existed
-    this.explicitSaves = 0; // Save/Export clicks waiting for their state (stored even without autosave)
-    this.lastStore = null; // what storage.store() said about the latest state
-    this.settings = storage.loadSettings();
-    this.hasSaved = false;
     this.connectionLost = false; // the connection dropped while a session was shown
     this.client = new AgentClient(websocketUrl(window.location), {
       initialBackoff: 400,
       maxBackoff: 15_000,
       maxReconnectAttempts: null, // a page keeps trying; the indicator says so
-      stateStore: { save: (id, state) => this.keepState(id, state), load: (id) => this.savedStateOf(id) },
+      stateStore: this.saved,
     });
     this.connection = new ConnectionIndicator(this.client, { conn: $("conn"), text: $("conn-text"), retry: $("conn-retry") });
     this.chat = new ChatView(this.el.transcript, { agentName: () => this.agent.name });
@@ -104,10 +102,9 @@ class Console {
     applyLanguage();
     this.bindUi();
     this.bindClient();
-    const saved = storage.loadSaved();
+    const saved = this.saved.record;
     if (saved) this.offerRestore(saved);
     else this.createSession();
-    this.renderSaved(saved);
     this.connection.start();
     this.updateControls();
     this.el.input.focus();
@@ -147,14 +144,9 @@ class Console {
     });
     el.newSession.addEventListener("click", () => this.newSession());
     el.save.addEventListener("click", () => this.saveState("manual"));
-    el.restore.addEventListener("click", () => this.restore(storage.loadSaved()));
+    el.restore.addEventListener("click", () => this.restore(this.saved.record));
     el.exportState.addEventListener("click", () => this.saveState("export"));
     el.importState.addEventListener("change", () => this.importFile());
-    el.autosave.checked = this.settings.autosave;
-    el.autosave.addEventListener("change", () => {
-      this.settings.autosave = el.autosave.checked;
-      storage.saveSettings(this.settings);
-    });
     el.copySession.addEventListener("click", async () => {
       try {
         await navigator.clipboard.writeText(this.session?.sessionId ?? "");
@@ -163,7 +155,6 @@ class Console {
         // clipboard not available (insecure origin): the id is selectable text
       }
     });
-    document.addEventListener("languagechange", () => this.renderSaved(storage.loadSaved()));
   }
 
   autosize() {
@@ -284,7 +275,7 @@ class Console {
     el.newSession.disabled = this.running || !connected;
     el.save.disabled = !ready;
     el.exportState.disabled = !ready;
-    el.restore.disabled = this.running || !connected || !this.hasSaved;
+    el.restore.disabled = this.running || !connected || !this.saved.has;
     el.importState.disabled = this.running || !connected;
     el.runState.dataset.state = this.running ? "running" : "idle";
     bindText(el.runState, this.running ? "session.running" : "session.idle");
@@ -383,9 +374,9 @@ class Console {
   }
 
   lostActions() {
-    const saved = storage.loadSaved();
+    const saved = this.saved.record;
     const actions = [];
-    if (saved) actions.push({ key: "banner.lost_restore", primary: true, run: () => this.restore(storage.loadSaved()) });
+    if (saved) actions.push({ key: "banner.lost_restore", primary: true, run: () => this.restore(this.saved.record) });
     actions.push({ key: "banner.new", primary: !saved, run: () => this.newSession() });
     return actions;
   }
@@ -494,68 +485,9 @@ class Console {
 
   // -- saved state -----------------------------------------------------------------------------
 
-  /** Save or Export: ask for the state (the client hands it to keepState), then tell or download. */
-  async saveState(kind) {
-    if (!this.ready) return;
-    this.explicitSaves += 1;
-    try {
-      await this.session.exportState();
-    } catch (error) {
-      this.requestFailed(error);
-      return;
-    } finally {
-      this.explicitSaves -= 1;
-    }
-    const { result, record } = this.lastStore ?? {};
-    if (kind === "export" && record) {
-      const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
-      downloadText(`myagent-session-${stamp}.json`, JSON.stringify({ format: 1, ...record }, null, 2));
-    } else if (kind === "manual" && result === "full") this.toast("notice.saved", {}, "ok");
-    else if (kind === "manual" && result === "without-transcript") this.toast("notice.saved_no_transcript", {}, "warn");
-  }
-
-  /** The client's state store, `save`: after each final answer (autosave) and for Save/Export. */
-  keepState(sessionId, signedState) {
-    const session = this.session;
-    if (!session || session.sessionId !== sessionId) return; // a session this page no longer shows
-    if (!this.settings.autosave && this.explicitSaves === 0) return;
-    const encrypted = signedState.encrypted === true;
-    const messages = encrypted ? null : signedState.state?.messages;
-    const record = {
-      signed_state: signedState,
-      saved_at: Date.now(),
-      session_id: sessionId,
-      agent_name: this.agent.name,
-      agent_description: this.agent.description,
-      message_count: Array.isArray(messages) ? messages.length : null,
-      encrypted,
-      last_event_id: session.lastEventId,
-      last_seq: session.lastSeq,
-      transcript: encrypted ? null : this.chat.records,
-    };
-    const result = storage.store(record);
-    this.lastStore = { result, record };
-    this.renderSaved(storage.loadSaved());
-    if (result === "failed") this.toast("notice.error", { message: "localStorage" }, "error");
-  }
-
-  /** The client's state store, `load`: the saved state of a session the server no longer knows. */
-  savedStateOf(sessionId) {
-    const saved = storage.loadSaved();
-    return saved && saved.session_id === sessionId ? saved.signed_state : null;
-  }
-
-  renderSaved(saved) {
-    this.hasSaved = Boolean(saved);
-    const el = this.el.savedInfo;
-    if (!saved) {
-      bindText(el, "session.nothing_saved");
-      return;
-    }
-    const time = formatTime(new Date(saved.saved_at));
-    if (typeof saved.message_count === "number") bindText(el, "session.saved_at", { time, n: saved.message_count });
-    else bindText(el, "session.saved_at_time", { time });
-    if (saved.encrypted) el.append(" · ", bindText(h("span"), "session.saved_encrypted"));
+  /** Save or Export (`kind` "manual" or "export"). */
+  saveState(kind) {
+    if (this.ready) this.saved.request(this.session, kind).catch((error) => this.requestFailed(error));
   }
 
   offerRestore(saved) {
@@ -576,8 +508,7 @@ class Console {
   }
 
   discardSaved() {
-    storage.discard();
-    this.renderSaved(null);
+    this.saved.discard();
     this.hideBanner();
     if (!this.session && !this.opening) this.createSession();
     this.updateControls();
@@ -586,7 +517,14 @@ class Console {
   restore(saved) {
     if (!saved || this.opening) return;
     this.hideBanner();
-    this.leaveSession(); // without closing it: the saved state may be this very session
+    const current = this.session;
+    if (current && !current.closed && current.sessionId === saved.session_id) {
+      // The saved session is the live one on screen: the server would only re-attach it as it is now.
+      this.toast("notice.reattached", {}, "ok");
+      return;
+    }
+    this.leaveSession();
+    current?.close().catch(() => undefined); // no way back to it from this page once another is restored
     this.resetViews();
     if (saved.agent_name) this.setAgent(saved.agent_name, saved.agent_description);
     const options = {};
@@ -629,10 +567,7 @@ class Console {
     input.value = "";
     if (!file) return;
     try {
-      const saved = storage.fromFile(await file.text());
-      storage.store(saved);
-      this.renderSaved(storage.loadSaved());
-      this.restore(saved);
+      this.restore(this.saved.importText(await file.text()));
     } catch {
       this.toast("notice.import_failed", {}, "error");
     }
