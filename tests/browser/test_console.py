@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -433,6 +434,55 @@ async def test_the_session_comes_back_by_itself_after_a_server_restart(browser: 
                 await expect(page.locator(".turn-user")).to_have_count(2)  # the conversation stayed on screen
                 [restore] = console.frames.sent_events("user.reconnect_with_state")
                 assert wire_field(restore, "signed_state")["signature"]
+
+
+async def test_restoring_the_live_session_and_a_tampered_state(browser: Browser) -> None:
+    agents = Agents(remembering_model, name="memory_agent")
+    async with running_server(agents) as server, open_console(browser, server) as console:
+        page = console.page
+        await console.ask("keep this between us")
+        await console.wait_idle()
+        await expect(page.locator("#saved-info")).to_contain_text("Saved")
+        # Restoring the live session on screen re-attaches it as it is: nothing shown twice.
+        await page.get_by_role("button", name="Restore", exact=True).click()
+        await expect(page.locator(".sysline-ok")).to_contain_text("Session re-attached")
+        await expect(page.locator(".turn-user")).to_have_count(1)
+        await expect(answers(console)).to_have_count(1)
+        record = json.loads(await page.evaluate("localStorage.getItem('myagent.console.saved')"))
+        record["signed_state"]["state"]["messages"][0]["content"] = "something I never said"
+        exported = {"name": "tampered.json", "mimeType": "application/json", "buffer": json.dumps(record).encode()}
+        await page.locator("#import-state").set_input_files(files=[exported])
+        failed = page.locator('.banner[data-banner="lost"]')
+        await expect(failed).to_contain_text("Could not restore the session: STATE_CHECKSUM_MISMATCH")
+        await expect(page.locator(".sysline-error")).to_contain_text("STATE_CHECKSUM_MISMATCH")
+        await failed.get_by_role("button", name="Start new").click()
+        await console.ask("who are you?")
+        await expect(answers(console).last).to_have_text("I remember 1 question(s): who are you?")
+        await console.wait_idle()
+
+
+async def test_the_first_connection_is_retried_until_it_succeeds(browser: Browser) -> None:
+    """The page loads while its WebSocket is refused (a proxy not ready yet): it keeps trying, then works."""
+    attempts: list[str] = []
+
+    async def refuse_twice(page: Page) -> None:
+        async def route(ws: Any) -> None:
+            attempts.append(ws.url)
+            if len(attempts) <= 2:
+                await ws.close(code=1011, reason="not ready")
+            else:
+                ws.connect_to_server()  # from now on, frames pass through untouched
+
+        await page.route_web_socket(re.compile(r"/ws$"), route)
+
+    async with (
+        running_server(load_agent_factory(WEATHER)) as server,
+        open_console(browser, server, setup=refuse_twice) as console,
+    ):
+        await console.ask("北京天气怎么样？")
+        await expect(answers(console)).to_contain_text("北京今天晴")
+        await console.wait_idle()
+        assert len(attempts) == 3, attempts
 
 
 # -- resume --------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ class Console {
     this.agent = { name: "", description: "" };
     this.saved = new SavedState(
       { info: $("saved-info"), autosave: $("autosave") },
-      { session: () => this.session, agent: () => this.agent, records: () => this.chat.records, toast: (...args) => this.toast(...args) },
+      { session: () => this.session, agent: () => this.agent, records: () => this.chat.records, toast: (...args) => this.toast(...args), changed: () => this.updateControls() },
     );
     this.session = null; // the client's Session this page follows
     this.unfollow = null;
@@ -102,6 +102,7 @@ class Console {
     applyLanguage();
     this.bindUi();
     this.bindClient();
+    this.saved.render();
     const saved = this.saved.record;
     if (saved) this.offerRestore(saved);
     else this.createSession();
@@ -518,26 +519,14 @@ class Console {
     if (!saved || this.opening) return;
     this.hideBanner();
     const current = this.session;
-    if (current && !current.closed && current.sessionId === saved.session_id) {
-      // The saved session is the live one on screen: the server would only re-attach it as it is now.
-      this.toast("notice.reattached", {}, "ok");
-      return;
-    }
-    this.leaveSession();
-    current?.close().catch(() => undefined); // no way back to it from this page once another is restored
-    this.resetViews();
-    if (saved.agent_name) this.setAgent(saved.agent_name, saved.agent_description);
     const options = {};
-    if (Array.isArray(saved.transcript)) {
-      this.chat.load(saved.transcript);
-      for (const item of saved.transcript) {
-        if (item.t === "ev" && item.f) this.plan.handle(item.f);
-        else if (item.t === "plan" && Array.isArray(item.tasks)) this.plan.acceptEdited(item.tasks);
-      }
-      // Events the original session replays (when it is still alive) continue the transcript.
-      if (saved.last_event_id) options.lastEventId = saved.last_event_id;
-    } else if (saved.encrypted) {
-      this.chat.systemLine("notice.encrypted_transcript", {}, "info");
+    if (current && !current.closed && current.sessionId === saved.session_id) {
+      // The live session on screen: the server checks the state and re-attaches the session as it is now.
+      if (current.lastEventId) options.lastEventId = current.lastEventId;
+    } else {
+      this.leaveSession();
+      current?.close().catch(() => undefined); // no way back to it from this page once another is restored
+      this.showSaved(saved, options);
     }
     this.opening = true;
     this.client.restoreSession(saved.signed_state, options).then(
@@ -551,8 +540,24 @@ class Console {
     this.el.input.focus();
   }
 
+  /** Put a saved conversation on screen; `options.lastEventId` continues it with what the server replays. */
+  showSaved(saved, options) {
+    this.resetViews();
+    if (saved.agent_name) this.setAgent(saved.agent_name, saved.agent_description);
+    if (Array.isArray(saved.transcript)) {
+      this.chat.load(saved.transcript);
+      for (const item of saved.transcript) {
+        if (item.t === "ev" && item.f) this.plan.handle(item.f);
+        else if (item.t === "plan" && Array.isArray(item.tasks)) this.plan.acceptEdited(item.tasks);
+      }
+      if (saved.last_event_id) options.lastEventId = saved.last_event_id;
+    } else if (saved.encrypted) {
+      this.chat.systemLine("notice.encrypted_transcript", {}, "info");
+    }
+  }
+
   restoreFailed(error) {
-    this.sessionGone();
+    if (!this.session) this.sessionGone(); // else the live session it was about goes on
     const reason = error instanceof ClientProtocolError ? error.code : String(error?.message ?? error);
     this.chat.systemLine("notice.restore_failed", { reason }, "error");
     this.showBanner("lost", "notice.restore_failed", { reason }, "error", [

@@ -13,7 +13,7 @@ import * as storage from "./storage.js";
 export class SavedState {
   /**
    * @param {{info: HTMLElement, autosave: HTMLInputElement}} el
-   * @param {{session: () => object | null, agent: () => {name: string, description: string}, records: () => object[], toast: Function}} page
+   * @param {{session: () => object | null, agent: () => {name: string, description: string}, records: () => object[], toast: Function, changed: () => void}} page
    */
   constructor(el, page) {
     this.el = el;
@@ -28,7 +28,6 @@ export class SavedState {
       storage.saveSettings(this.settings);
     });
     document.addEventListener("languagechange", () => this.render());
-    this.render();
   }
 
   /** The saved record, or null. */
@@ -104,6 +103,7 @@ export class SavedState {
     const saved = storage.loadSaved();
     const el = this.el.info;
     this.has = Boolean(saved);
+    this.page.changed?.();
     if (!saved) {
       bindText(el, "session.nothing_saved");
       return;
