@@ -2,11 +2,10 @@
  * `@myagent/client/node`: the same API with the `ws` package as the WebSocket, so that a token goes in
  * the handshake's `Authorization` header. `ws` is an optional peer dependency: install it next to this.
  */
+import { AgentClient as BaseClient, type AgentClientOptions, type WebSocketConstructor } from "@myagent/client";
 import WebSocket from "ws";
-import { AgentClient as BaseClient, type AgentClientOptions } from "./client.js";
-import type { WebSocketConstructor } from "./transport.js";
 
-export * from "./index.js";
+export * from "@myagent/client";
 
 /** `AgentClient` on `ws`; tokens go in the `Authorization` header unless `authMode: "frame"`. */
 export class AgentClient extends BaseClient {
