@@ -63,10 +63,10 @@ function addPackages(out) {
   }
 }
 
-/** Relative module specifiers of an ES module (static imports, re-exports and dynamic imports). */
-function relativeImports(code) {
+/** Module specifiers of an ES module (static imports, re-exports and dynamic imports). */
+function moduleImports(code) {
   const found = new Set();
-  const patterns = [/\bfrom\s*["'](\.{1,2}\/[^"']+)["']/g, /\bimport\s*\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g, /\bimport\s*["'](\.{1,2}\/[^"']+)["']/g];
+  const patterns = [/\bfrom\s*["']([^"']+)["']/g, /\bimport\s*\(\s*["']([^"']+)["']\s*\)/g, /\bimport\s*["']([^"']+)["']/g];
   for (const pattern of patterns) for (const match of code.matchAll(pattern)) found.add(match[1]);
   return [...found];
 }
@@ -88,7 +88,9 @@ function addBuilds(out) {
       const content = readFileSync(source);
       out.set(`${build.to}/${file}`, content);
       rows.push([file, `${relative(ROOT, dist)}/${file}`, content]);
-      for (const spec of relativeImports(content.toString("utf8"))) {
+      for (const spec of moduleImports(content.toString("utf8"))) {
+        // The console loads these files as they are: a browser cannot resolve a package name.
+        if (!spec.startsWith("./") && !spec.startsWith("../")) fail(`${file} imports "${spec}": the browser build must be self-contained`);
         const target = normalize(join(dirname(file), spec)).split("\\").join("/");
         if (target.startsWith("..")) fail(`${file} imports ${spec}, outside ${relative(ROOT, dist)}`);
         queue.push(target);
