@@ -485,6 +485,37 @@ async def test_the_first_connection_is_retried_until_it_succeeds(browser: Browse
         assert len(attempts) == 3, attempts
 
 
+async def test_a_session_taken_over_by_another_tab_can_be_taken_back(browser: Browser) -> None:
+    agents = Agents(remembering_model, name="memory_agent")
+    async with running_server(agents) as server, open_console(browser, server) as console:
+        first = console.page
+        await console.ask("who keeps this session?")
+        await console.wait_idle()
+        await expect(first.locator("#saved-info")).to_contain_text("Saved")
+        original = await console.session_id()
+
+        # A second tab of the same browser restores the saved state: the live session moves there.
+        second = await first.context.new_page()
+        second.on("pageerror", lambda exc: console.errors.append(f"second tab: {exc}"))
+        await second.goto(f"{console.base}/ui/")
+        await second.locator('.banner[data-banner="offer"]').get_by_role("button", name="Restore").click()
+        await expect(second.locator(".sysline-ok")).to_contain_text("Session re-attached")
+        await expect(second.locator("#session-id")).to_have_text(original)
+        taken = first.locator('.banner[data-banner="taken"]')
+        await expect(taken).to_contain_text("opened in another window")
+        await expect(first.locator("#save-state")).to_be_disabled()
+
+        # "Use it here" takes it back; now the second tab is told.
+        await taken.get_by_role("button", name="Use it here").click()
+        await expect(taken).to_be_hidden()
+        await expect(second.locator('.banner[data-banner="taken"]')).to_be_visible()
+        await console.ask("and now?")
+        await expect(answers(console).last).to_have_text("I remember 2 question(s): who keeps this session? | and now?")
+        await console.wait_idle()
+        assert await console.session_id() == original
+        await expect(first.locator(".turn-user")).to_have_count(2)
+
+
 # -- resume --------------------------------------------------------------------------------------
 
 

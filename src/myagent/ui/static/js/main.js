@@ -361,16 +361,28 @@ class Console {
     else this.showBanner("ended", "banner.ended", { reason }, "warn", this.lostActions());
   }
 
-  /** Take the session back from another window that resumed it. */
+  /**
+   * Take the session back from the window that took it over. That window's resume spent our token, so
+   * the saved state re-attaches it (the server checks it); without one, the token is tried all the same.
+   */
   takeBack() {
     const previous = this.session;
-    if (!previous || !this.client.connected) return;
-    this.client.resumeSession(previous.sessionId, previous.resumeToken, { lastSeq: previous.lastSeq }).then(
+    if (!previous || !this.client.connected || this.opening) return;
+    const state = this.saved.load(previous.sessionId);
+    const position = previous.lastEventId ? { lastEventId: previous.lastEventId } : {};
+    const reattach = state
+      ? this.client.restoreSession(state, position)
+      : this.client.resumeSession(previous.sessionId, previous.resumeToken, { lastSeq: previous.lastSeq });
+    this.opening = true;
+    reattach.then(
       (session) => {
         this.hideBanner("taken");
         this.follow(session);
       },
-      (error) => this.requestFailed(error),
+      (error) => {
+        this.opening = false;
+        this.requestFailed(error);
+      },
     );
   }
 
