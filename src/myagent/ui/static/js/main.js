@@ -9,6 +9,7 @@ import {
   ClientProtocolError,
   NoticeActions,
   RunLostError,
+  SessionClosedError,
   SystemEvents,
   UserEvents,
   closesRun,
@@ -478,7 +479,8 @@ class Console {
     if (error instanceof ClientProtocolError) {
       const text = error.detail || error.code;
       this.toast("notice.error", { message: `${text} (${error.code})` }, "error");
-    } else if (!this.session?.closed) {
+    } else if (!(error instanceof SessionClosedError)) {
+      // (a request cut short by its session's end says nothing new: the session's banner says it)
       this.toast("notice.error", { message: String(error?.message ?? error) }, "error");
     }
     this.updateControls();
