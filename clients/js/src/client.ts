@@ -134,6 +134,7 @@ export class AgentClient implements SessionHost {
   private wake: (() => void) | null = null;
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
   private ackDue = false;
+  private connecting: Promise<void> | null = null;
 
   constructor(url: string, options: AgentClientOptions = {}) {
     this.url = url;
@@ -158,8 +159,18 @@ export class AgentClient implements SessionHost {
   }
 
   /** Open the connection; rejects with `ClientConnectionError` (`AuthenticationError` for refused credentials). */
-  async connect(): Promise<void> {
-    if (this.link !== null || this.closing || this.status === "connecting") return;
+  connect(): Promise<void> {
+    if (this.connecting === null) {
+      this.connecting = this.firstConnect().finally(() => {
+        this.connecting = null;
+      });
+    }
+    return this.connecting;
+  }
+
+  private async firstConnect(): Promise<void> {
+    if (this.closing) throw new ClientConnectionError("the client is closed");
+    if (this.link !== null) return this.waitLink().then(() => undefined);
     this.setStatus({ status: "connecting", attempt: 0 });
     try {
       await this.openLink();
@@ -243,6 +254,7 @@ export class AgentClient implements SessionHost {
     }
     await session.whenReplayed();
     session.checkUsable();
+    session.handedOver();
     return session;
   }
 
@@ -423,6 +435,7 @@ export class AgentClient implements SessionHost {
       else session.restored(event, { deliver: false });
     }
     session.created = event;
+    if (request.target === null) session.handedOver();
     request.resolve(session);
     return true;
   }
@@ -457,7 +470,12 @@ export class AgentClient implements SessionHost {
       opening.reject(error);
       return;
     }
-    this.report([error]);
+    // Frames the server rejects while validating them carry no session id: attribute the error
+    // when exactly one session waits for an answer to that kind of request.
+    const request = error.requestEvent;
+    const candidates = request === undefined ? [] : this.sessions.filter((s) => s.expects(request));
+    if (candidates.length === 1) candidates[0]?.receiveError(event);
+    else this.report([error]);
   }
 
   private receive(link: Link, data: unknown): void {

@@ -110,8 +110,9 @@ export class Session {
   private readonly answers = new Map<string, { answer: ConfirmAnswer; generation: number | null }>();
   private readonly confirming = new Set<string>();
   private closedError: ClientError | null = null;
-  /** Events announced before the first subscriber (a resume's replay): handed to it, then dropped. */
+  /** Events announced before the application had the session (a resume's replay), for its first subscriber. */
   private backlog: ServerEvent[] | null = [];
+  private buffering = true;
   private replayWaiters: Array<() => void> = [];
 
   /** @internal */
@@ -342,6 +343,12 @@ export class Session {
     return { event: UserEvents.RECONNECT, session_id: this.sessionId, resume_token: this.resumeToken, ...position };
   }
 
+  /** @internal The application has the session now: later events reach its subscribers directly. */
+  handedOver(): void {
+    this.buffering = false;
+    if (this.backlog?.length === 0) this.backlog = null;
+  }
+
   /** @internal Resolves once the events missed before a resume have been replayed (at once if none are due). */
   whenReplayed(): Promise<void> {
     if (this.resumeTarget === null) return Promise.resolve();
@@ -430,7 +437,7 @@ export class Session {
   }
 
   private announce(event: ServerEvent): void {
-    if (this.backlog !== null) {
+    if (this.backlog !== null && this.buffering) {
       this.backlog.push(event);
       if (this.backlog.length > BACKLOG_LIMIT) this.backlog = null;
     }
@@ -475,6 +482,13 @@ export class Session {
     if (request === UserEvents.ACK) return; // advisory: nothing to tell the application
     this.announce(event); // about a frame sent without waiting (a confirmation's answer...)
     if (own !== null && own.started) own.stream.queue.push(event);
+  }
+
+  /** @internal Whether this session waits for the answer to a `request` frame. */
+  expects(request: string): boolean {
+    const own = this.own;
+    const running = own !== null && !own.started && own.frame["event"] === request;
+    return running || this.waiters.some((w) => w.request === request);
   }
 
   /** @internal A `system.notice` about this session. */

@@ -184,3 +184,42 @@ describe("authentication", () => {
     expect((error as AuthenticationError).code).toBe(4401);
   });
 });
+
+describe("Plan & Solve", () => {
+  let server: RealServer;
+  beforeAll(async () => {
+    server = await RealServer.start([], { agent: "plan_solve_report.py" });
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it("a planned run ends with the report, not with a solver's answer; direct tasks and a restart end too", async () => {
+    const client = connectTo(server.url);
+    await client.connect();
+    const session = await client.createSession();
+    const report = await session.send("Write a sales report").collect();
+    const names = report.map((e) => e.event);
+    expect(names).toContain("plan.start");
+    expect(names).toContain("aggregate.completed");
+    expect(names.filter((n) => n === "solver.completed").length).toBeGreaterThan(1);
+    expect(report.at(-1)?.event).toBe("agent.final_answer");
+    expect(metaOf(report.at(-1) as ServerEvent)["origin"]).toBeUndefined();
+
+    const direct = await session.solveTasks([{ id: 1, title: "示例页", objective: "展示销售概览" }]).collect();
+    expect(direct.at(-1)?.event).toBe("pipeline.tasks_completed");
+    expect(direct.some((e) => e.event === "solver.completed" && metaOf(e)["task_id"] === 1)).toBe(true);
+
+    const rerun: string[] = [];
+    const over = new Promise<void>((resolve) =>
+      session.subscribe((e) => {
+        rerun.push(e.event);
+        if (e.event === "pipeline.tasks_completed") resolve();
+      }),
+    );
+    expect(await session.restartTask(1)).toBe(true); // idle: a new run for that task, seen by subscribers
+    await over;
+    expect(rerun).toContain("solver.restarted");
+    expect(session.busy).toBe(false);
+  });
+});

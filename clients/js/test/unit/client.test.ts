@@ -102,6 +102,18 @@ describe("runs", () => {
     expect(session.busy).toBe(false);
   });
 
+  it("an error without a session id goes to the only session waiting for that kind of request", async () => {
+    const { conn, session } = await open();
+    const run = session.send("hi");
+    await conn.next("user.message");
+    conn.send({
+      event: "system.error",
+      content: "content too long",
+      metadata: { error_code: "INVALID_FIELD", request_event: "user.message" },
+    });
+    await expect(run.collect()).rejects.toMatchObject({ code: "INVALID_FIELD" });
+  });
+
   it("ignores frames that are not JSON objects with an event name", async () => {
     const { conn, session, ev } = await open();
     const run = session.send("hi").collect();
@@ -329,6 +341,61 @@ describe("reconnect", () => {
     expect(changes.at(-1)?.status).toBe("closed");
     expect(changes.at(-1)?.error).toBeInstanceOf(ConnectionLostError);
     server = await FakeServer.start(); // for afterEach
+  });
+});
+
+describe("resumeSession", () => {
+  it("re-attaches with the token and position; the first subscriber gets the replay, then live events", async () => {
+    makeClient();
+    await client.connect();
+    const conn = await server.connection(0);
+    const resuming = client.resumeSession("s9", "tok-9", { lastEventId: "s9:2" });
+    expect(await conn.next("user.reconnect")).toMatchObject({
+      session_id: "s9",
+      resume_token: "tok-9",
+      last_event_id: "s9:2",
+    });
+    const ev = sessionEvents("s9");
+    conn.send({
+      event: "system.notice",
+      session_id: "s9",
+      content: "",
+      metadata: { action: "reconnect", ok: true, resume_token: "tok-10", last_seq: 4, busy: false },
+    });
+    conn.send(ev.partial(3));
+    conn.send(ev.final(4));
+    const session = await resuming;
+    const seen: Array<number | string> = [];
+    const live = new Promise<void>((resolve) =>
+      session.subscribe((e) => {
+        seen.push("seq" in e && e.seq !== undefined ? e.seq : e.event);
+        if (seen.length === 4) resolve();
+      }),
+    );
+    conn.send(ev.make("agent.session_end", 5, { content: "", metadata: { reason: "closed" } }));
+    await live;
+    expect(seen).toEqual(["system.notice", 3, 4, 5]);
+    expect(session.resumeToken).toBe("tok-10");
+    expect(session.closedReason).toBe("closed");
+  });
+});
+
+describe("connect", () => {
+  it("calls made while connecting all resolve once the connection is open", async () => {
+    makeClient();
+    const calls = [client.connect(), client.connect()];
+    await Promise.all(calls);
+    expect(client.connected).toBe(true);
+    expect(server.connections.length).toBe(1);
+  });
+
+  it("rejects with ClientConnectionError when nothing listens", async () => {
+    const url = server.url;
+    await server.close();
+    client = new AgentClient(url, { WebSocket: Socket });
+    await expect(client.connect()).rejects.toMatchObject({ name: "ClientConnectionError" });
+    expect(client.status).toBe("closed");
+    server = await FakeServer.start();
   });
 });
 
