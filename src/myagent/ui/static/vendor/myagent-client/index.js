@@ -401,8 +401,9 @@ var Session = class {
   answers = /* @__PURE__ */ new Map();
   confirming = /* @__PURE__ */ new Set();
   closedError = null;
-  /** Events announced before the first subscriber (a resume's replay): handed to it, then dropped. */
+  /** Events announced before the application had the session (a resume's replay), for its first subscriber. */
   backlog = [];
+  buffering = true;
   replayWaiters = [];
   get closed() {
     return this.closedReason !== null;
@@ -583,6 +584,11 @@ var Session = class {
     const position = this.lastSeq > 0 ? { last_event_id: this.lastEventId } : { last_seq: 0 };
     return { event: UserEvents.RECONNECT, session_id: this.sessionId, resume_token: this.resumeToken, ...position };
   }
+  /** @internal The application has the session now: later events reach its subscribers directly. */
+  handedOver() {
+    this.buffering = false;
+    if (this.backlog?.length === 0) this.backlog = null;
+  }
   /** @internal Resolves once the events missed before a resume have been replayed (at once if none are due). */
   whenReplayed() {
     if (this.resumeTarget === null) return Promise.resolve();
@@ -663,7 +669,7 @@ var Session = class {
     return own?.stream ?? null;
   }
   announce(event) {
-    if (this.backlog !== null) {
+    if (this.backlog !== null && this.buffering) {
       this.backlog.push(event);
       if (this.backlog.length > BACKLOG_LIMIT) this.backlog = null;
     }
@@ -704,6 +710,12 @@ var Session = class {
     if (request === UserEvents.ACK) return;
     this.announce(event);
     if (own !== null && own.started) own.stream.queue.push(event);
+  }
+  /** @internal Whether this session waits for the answer to a `request` frame. */
+  expects(request) {
+    const own = this.own;
+    const running = own !== null && !own.started && own.frame["event"] === request;
+    return running || this.waiters.some((w) => w.request === request);
   }
   /** @internal A `system.notice` about this session. */
   receiveNotice(event) {
@@ -914,6 +926,7 @@ var AgentClient = class {
   wake = null;
   ackTimer;
   ackDue = false;
+  connecting = null;
   constructor(url, options = {}) {
     this.url = url;
     this.options = options;
@@ -932,8 +945,17 @@ var AgentClient = class {
     return this.emitter.on(name, listener);
   }
   /** Open the connection; rejects with `ClientConnectionError` (`AuthenticationError` for refused credentials). */
-  async connect() {
-    if (this.link !== null || this.closing || this.status === "connecting") return;
+  connect() {
+    if (this.connecting === null) {
+      this.connecting = this.firstConnect().finally(() => {
+        this.connecting = null;
+      });
+    }
+    return this.connecting;
+  }
+  async firstConnect() {
+    if (this.closing) throw new ClientConnectionError("the client is closed");
+    if (this.link !== null) return this.waitLink().then(() => void 0);
     this.setStatus({ status: "connecting", attempt: 0 });
     try {
       await this.openLink();
@@ -1008,6 +1030,7 @@ var AgentClient = class {
     }
     await session.whenReplayed();
     session.checkUsable();
+    session.handedOver();
     return session;
   }
   // -- sending (SessionHost) -------------------------------------------------------------------
@@ -1169,6 +1192,7 @@ var AgentClient = class {
       else session.restored(event, { deliver: false });
     }
     session.created = event;
+    if (request.target === null) session.handedOver();
     request.resolve(session);
     return true;
   }
@@ -1200,7 +1224,10 @@ var AgentClient = class {
       opening.reject(error);
       return;
     }
-    this.report([error]);
+    const request = error.requestEvent;
+    const candidates = request === void 0 ? [] : this.sessions.filter((s) => s.expects(request));
+    if (candidates.length === 1) candidates[0]?.receiveError(event);
+    else this.report([error]);
   }
   receive(link, data) {
     if (link !== this.link || link.dropped) return;
