@@ -39,7 +39,7 @@ tests/js/node_modules/.package-lock.json: tests/js/package.json tests/js/package
 
 # @myagent/client (clients/js): its pinned dev tools, then its build (dist/: ESM, CJS and .d.ts).
 JS_CLIENT := clients/js
-JS_CLIENT_SOURCES := $(wildcard $(JS_CLIENT)/src/*.ts $(JS_CLIENT)/src/*/*.ts) $(JS_CLIENT)/tsup.config.ts
+JS_CLIENT_SOURCES := $(wildcard $(JS_CLIENT)/src/*.ts $(JS_CLIENT)/src/*/*.ts $(JS_CLIENT)/src/*/*.tsx) $(JS_CLIENT)/tsup.config.ts
 
 js-client: $(JS_CLIENT)/dist/index.js
 

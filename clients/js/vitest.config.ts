@@ -15,5 +15,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Integration tests start real servers: one file at a time keeps a 2-core machine responsive.
     fileParallelism: false,
+    pool: "forks",
+    // The browser-style tests use the global WebSocket (built into Node ≥ 22, behind a flag in Node 20).
+    poolOptions: { forks: { execArgv: "WebSocket" in globalThis ? [] : ["--experimental-websocket"] } },
   },
 });

@@ -54,6 +54,8 @@ export interface AgentClientOptions {
   requestTimeout?: number;
   /** ms for the WebSocket handshake and the server's greeting (default 10000). */
   openTimeout?: number;
+  /** ms without any frame after which the connection counts as dead (default: 2.5 heartbeat intervals + 5 s). */
+  heartbeatTimeout?: number;
   /** Random numbers in [0, 1) for the backoff jitter (tests pass a fixed one). */
   random?: () => number;
 }
@@ -135,6 +137,7 @@ export class AgentClient implements SessionHost {
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
   private ackDue = false;
   private connecting: Promise<void> | null = null;
+  private authWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
 
   constructor(url: string, options: AgentClientOptions = {}) {
     this.url = url;
@@ -195,6 +198,25 @@ export class AgentClient implements SessionHost {
       link.ws.close(1000, "client closed");
     }
     this.giveUp(new ClientConnectionError("the client is closed"));
+  }
+
+  /**
+   * Present a fresh token on the open connection (`user.authenticate`), before the current one expires;
+   * without an argument it is taken from the `token` option. Resolves when the server accepted it.
+   */
+  async authenticate(token?: string): Promise<void> {
+    const link = await this.waitLink();
+    const source = this.options.token;
+    const fresh = token ?? (typeof source === "function" ? await source() : source);
+    if (fresh === undefined) throw new ClientConnectionError("no token to present");
+    const accepted = new Promise<void>((resolve, reject) => this.authWaiters.push({ resolve, reject }));
+    this.sendOn(link, { event: UserEvents.AUTHENTICATE, content: { token: fresh } });
+    await this.onLink(accepted, link);
+  }
+
+  /** Skip the rest of the backoff pause while reconnecting (e.g. on the browser's `online` event). */
+  retryNow(): void {
+    this.wake?.();
   }
 
   /** For tests and diagnostics: drop the socket as a network failure would (the client reconnects). */
@@ -500,11 +522,30 @@ export class AgentClient implements SessionHost {
         return;
       }
     }
+    if (this.answersAuthentication(frame)) return;
     try {
       this.route(frame);
     } catch (error) {
       this.report([error]); // a bug in routing must not end the connection
     }
+  }
+
+  /** The answer to `authenticate()`: the `authenticate` notice, or an error about `user.authenticate`. */
+  private answersAuthentication(frame: ServerEvent): boolean {
+    const meta = eventMetadata(frame);
+    const waiter = this.authWaiters[0];
+    if (waiter === undefined) return false;
+    if (frame.event === SystemEvents.NOTICE && meta["action"] === "authenticate") {
+      this.authWaiters.shift();
+      waiter.resolve();
+      return true;
+    }
+    if (isRequestError(frame) && meta["request_event"] === UserEvents.AUTHENTICATE) {
+      this.authWaiters.shift();
+      waiter.reject(ClientProtocolError.fromEvent(frame));
+      return true;
+    }
+    return false;
   }
 
   private greet(link: Link, frame: ServerEvent): void {
@@ -610,10 +651,12 @@ export class AgentClient implements SessionHost {
   private kickWatchdog(link: Link): void {
     clearTimeout(link.watchdog);
     const interval = this.serverInfo["heartbeat_interval"];
-    if (typeof interval !== "number" || interval <= 0) return;
+    const limit =
+      this.options.heartbeatTimeout ?? (typeof interval === "number" && interval > 0 ? interval * 2500 + 5000 : 0);
+    if (limit <= 0) return;
     link.watchdog = setTimeout(() => {
-      if (link === this.link) this.dropConnection(); // no heartbeat: the connection is dead
-    }, interval * 2500 + 5000);
+      if (link === this.link) this.dropConnection(); // no frame, not even a heartbeat: the connection is dead
+    }, limit);
   }
 
   private becomeReady(): void {
@@ -650,6 +693,7 @@ export class AgentClient implements SessionHost {
     let delay = this.options.initialBackoff ?? 200;
     let lastError: unknown = null;
     for (let attempt = 1; ; attempt += 1) {
+      if (this.closing || this.failure !== null) return;
       const wait = Math.round(delay * (0.5 + random() * 0.5));
       this.setStatus({ status: "reconnecting", attempt, retryIn: wait });
       await new Promise<void>((resolve) => {
@@ -766,7 +810,7 @@ export class AgentClient implements SessionHost {
     for (const session of this.sessionsById.values()) session.connectionFailed(error);
     for (const request of this.opening.splice(0)) request.reject(error);
     for (const item of this.outbox.splice(0)) item.reject(error);
-    for (const waiter of this.readyWaiters.splice(0)) waiter.reject(error);
+    for (const waiter of [...this.readyWaiters.splice(0), ...this.authWaiters.splice(0)]) waiter.reject(error);
     clearTimeout(this.ackTimer);
     this.setStatus({ status: "closed", attempt: 0, ...(this.closing ? {} : { error }) });
   }

@@ -75,6 +75,22 @@ describe("weather agent", () => {
     expect(run.filter((e) => e.event === "agent.partial_answer").length).toBeGreaterThan(1);
   });
 
+  it("browser style (the global WebSocket): every event exactly once across a dropped connection", async () => {
+    expect(typeof globalThis.WebSocket).toBe("function");
+    const client = new BrowserStyleClient(server.url, { initialBackoff: 50 });
+    clients.push(client);
+    await client.connect();
+    const session = await client.createSession();
+    const run: ServerEvent[] = [];
+    for await (const event of session.send("广州和深圳的天气怎么样？")) {
+      run.push(event);
+      if (run.length === 3) client.dropConnection();
+    }
+    expect(client.reconnects).toBe(1);
+    expect(run.map(seqOf)).toEqual(range(2, run.length + 1));
+    expect(run.at(-1)?.event).toBe("agent.final_answer");
+  });
+
   it("runs a tool that needs confirmation once the user confirms it", async () => {
     const client = connectTo(server.url);
     await client.connect();
@@ -162,6 +178,8 @@ describe("authentication", () => {
     await client.connect();
     const session = await client.createSession();
     expect(await session.ask("深圳天气怎么样？")).toContain("深圳");
+    await client.authenticate(); // a refresh on the open connection (user.authenticate)
+    expect(await session.ask("广州天气怎么样？")).toContain("广州");
   });
 
   it("Node: a wrong token is refused at the handshake", async () => {
@@ -172,16 +190,22 @@ describe("authentication", () => {
   });
 
   it("browser style: the token in a first user.authenticate frame is accepted, a wrong one refused", async () => {
-    const Socket = WebSocket as unknown as WebSocketConstructor;
-    const good = new BrowserStyleClient(server.url, { WebSocket: Socket, token: () => "js-client-token" });
+    const good = new BrowserStyleClient(server.url, { token: () => "js-client-token" }); // the global WebSocket
     clients.push(good);
     await good.connect();
     expect((await good.createSession()).sessionId).not.toBe("");
-    const bad = new BrowserStyleClient(server.url, { WebSocket: Socket, token: "wrong" });
+    const bad = new BrowserStyleClient(server.url, { token: "wrong" });
     clients.push(bad);
     const error = await bad.connect().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AuthenticationError);
     expect((error as AuthenticationError).code).toBe(4401);
+  });
+
+  it("with ws in frame mode (no header), the first frame carries the token", async () => {
+    const Socket = WebSocket as unknown as WebSocketConstructor;
+    const client = connectTo(server.url, { WebSocket: Socket, token: "js-client-token", authMode: "frame" });
+    await client.connect();
+    expect(await (await client.createSession()).ask("北京天气怎么样？")).toContain("北京");
   });
 });
 

@@ -28,8 +28,12 @@ afterEach(async () => {
   await server.close();
 });
 
+/** A client with test defaults; it keeps `options` itself, so a test may change them later. */
 function makeClient(options: AgentClientOptions = {}): AgentClient {
-  client = new AgentClient(server.url, { WebSocket: Socket, initialBackoff: 10, random: () => 0.5, ...options });
+  options.WebSocket ??= Socket;
+  options.initialBackoff ??= 10;
+  options.random ??= () => 0.5;
+  client = new AgentClient(server.url, options);
   return client;
 }
 
@@ -329,6 +333,26 @@ describe("reconnect", () => {
     expect(seqs(await run)).toEqual([2]);
   });
 
+  it("treats a connection that sends nothing, not even heartbeats, as dead and reconnects", async () => {
+    const options: AgentClientOptions = {};
+    const { conn } = await open(options);
+    options.heartbeatTimeout = 100; // from the next frame on
+    conn.send({ event: "system.heartbeat", content: "" });
+    const next = await server.connection(1); // the silent first connection was dropped
+    expect(await next.next("user.reconnect")).toMatchObject({ session_id: "s1", resume_token: "tok-1" });
+    expect(await conn.closed).toBe(1006);
+  });
+
+  it("retryNow() skips the backoff pause", async () => {
+    const { conn } = await open({ initialBackoff: 60_000 });
+    const waiting = new Promise<void>((resolve) => client.on("status", (s) => s.status === "reconnecting" && resolve()));
+    conn.drop();
+    await waiting;
+    client.retryNow();
+    const next = await server.connection(1);
+    expect(await next.next("user.reconnect")).toMatchObject({ session_id: "s1" });
+  });
+
   it("backs off with jitter, then gives up and fails what waits", async () => {
     const changes: StatusChange[] = [];
     const { session } = await open({ initialBackoff: 40, maxBackoff: 100, maxReconnectAttempts: 3 });
@@ -408,6 +432,21 @@ describe("authentication", () => {
     conn.send({ event: "system.notice", content: "", metadata: { action: "authenticate", ok: true } });
     await connecting;
     expect(client.status).toBe("open");
+  });
+
+  it("authenticate() presents a fresh token on the open connection", async () => {
+    let issued = 0;
+    makeClient({ token: () => `token-${(issued += 1)}` });
+    const connecting = client.connect();
+    const conn = await server.connection(0);
+    await conn.next("user.authenticate");
+    conn.send({ event: "system.notice", content: "", metadata: { action: "authenticate", ok: true } });
+    await connecting;
+    const refreshed = client.authenticate();
+    expect(await conn.next("user.authenticate")).toEqual({ event: "user.authenticate", content: { token: "token-2" } });
+    conn.send({ event: "system.notice", content: "", metadata: { action: "authenticate", ok: true } });
+    await refreshed;
+    expect(client.connected).toBe(true);
   });
 
   it("puts the token in the Authorization header in header mode", async () => {
