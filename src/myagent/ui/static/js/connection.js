@@ -54,7 +54,7 @@ export class ConnectionIndicator {
     if (this.timer !== null) {
       clearTimeout(this.timer);
       this.connect();
-    } else if (this.client.status === "reconnecting" && typeof this.client.retryNow === "function") {
+    } else if (this.client.status === "reconnecting") {
       this.client.retryNow();
     }
   }
@@ -78,10 +78,9 @@ export class ConnectionIndicator {
       bindText(el.text, state === "online" ? "conn.online" : "conn.connecting");
       return;
     }
-    const canRetry = this.timer !== null || typeof this.client.retryNow === "function";
     const tick = () => {
       const left = Math.ceil((this.retryAt - Date.now()) / 1000);
-      el.retry.hidden = !canRetry || left <= 0;
+      el.retry.hidden = left <= 0;
       if (left <= 0) bindText(el.text, "conn.reconnecting_now");
       else bindText(el.text, "conn.reconnecting", { s: left });
     };

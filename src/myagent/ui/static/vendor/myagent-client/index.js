@@ -927,6 +927,7 @@ var AgentClient = class {
   ackTimer;
   ackDue = false;
   connecting = null;
+  authWaiters = [];
   constructor(url, options = {}) {
     this.url = url;
     this.options = options;
@@ -979,6 +980,23 @@ var AgentClient = class {
       link.ws.close(1e3, "client closed");
     }
     this.giveUp(new ClientConnectionError("the client is closed"));
+  }
+  /**
+   * Present a fresh token on the open connection (`user.authenticate`), before the current one expires;
+   * without an argument it is taken from the `token` option. Resolves when the server accepted it.
+   */
+  async authenticate(token) {
+    const link = await this.waitLink();
+    const source = this.options.token;
+    const fresh = token ?? (typeof source === "function" ? await source() : source);
+    if (fresh === void 0) throw new ClientConnectionError("no token to present");
+    const accepted = new Promise((resolve, reject) => this.authWaiters.push({ resolve, reject }));
+    this.sendOn(link, { event: UserEvents.AUTHENTICATE, content: { token: fresh } });
+    await this.onLink(accepted, link);
+  }
+  /** Skip the rest of the backoff pause while reconnecting (e.g. on the browser's `online` event). */
+  retryNow() {
+    this.wake?.();
   }
   /** For tests and diagnostics: drop the socket as a network failure would (the client reconnects). */
   dropConnection() {
@@ -1251,11 +1269,29 @@ var AgentClient = class {
         return;
       }
     }
+    if (this.answersAuthentication(frame)) return;
     try {
       this.route(frame);
     } catch (error) {
       this.report([error]);
     }
+  }
+  /** The answer to `authenticate()`: the `authenticate` notice, or an error about `user.authenticate`. */
+  answersAuthentication(frame) {
+    const meta = eventMetadata(frame);
+    const waiter = this.authWaiters[0];
+    if (waiter === void 0) return false;
+    if (frame.event === SystemEvents.NOTICE && meta["action"] === "authenticate") {
+      this.authWaiters.shift();
+      waiter.resolve();
+      return true;
+    }
+    if (isRequestError(frame) && meta["request_event"] === UserEvents.AUTHENTICATE) {
+      this.authWaiters.shift();
+      waiter.reject(ClientProtocolError.fromEvent(frame));
+      return true;
+    }
+    return false;
   }
   greet(link, frame) {
     if (frame.event !== SystemEvents.CONNECTED) {
@@ -1351,10 +1387,11 @@ var AgentClient = class {
   kickWatchdog(link) {
     clearTimeout(link.watchdog);
     const interval = this.serverInfo["heartbeat_interval"];
-    if (typeof interval !== "number" || interval <= 0) return;
+    const limit = this.options.heartbeatTimeout ?? (typeof interval === "number" && interval > 0 ? interval * 2500 + 5e3 : 0);
+    if (limit <= 0) return;
     link.watchdog = setTimeout(() => {
       if (link === this.link) this.dropConnection();
-    }, interval * 2500 + 5e3);
+    }, limit);
   }
   becomeReady() {
     this.ready = true;
@@ -1387,6 +1424,7 @@ var AgentClient = class {
     let delay = this.options.initialBackoff ?? 200;
     let lastError = null;
     for (let attempt = 1; ; attempt += 1) {
+      if (this.closing || this.failure !== null) return;
       const wait = Math.round(delay * (0.5 + random() * 0.5));
       this.setStatus({ status: "reconnecting", attempt, retryIn: wait });
       await new Promise((resolve) => {
@@ -1494,7 +1532,7 @@ var AgentClient = class {
     for (const session of this.sessionsById.values()) session.connectionFailed(error);
     for (const request of this.opening.splice(0)) request.reject(error);
     for (const item of this.outbox.splice(0)) item.reject(error);
-    for (const waiter of this.readyWaiters.splice(0)) waiter.reject(error);
+    for (const waiter of [...this.readyWaiters.splice(0), ...this.authWaiters.splice(0)]) waiter.reject(error);
     clearTimeout(this.ackTimer);
     this.setStatus({ status: "closed", attempt: 0, ...this.closing ? {} : { error } });
   }
