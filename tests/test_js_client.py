@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+#: npm, tsc and the integration suite (real servers, a restart) take minutes on a busy 2-core machine.
+pytestmark = pytest.mark.timeout(900)
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "clients" / "js"
 TIMEOUT = 600

@@ -1,6 +1,6 @@
 /** Small readers of server frames: the generated types describe them, these read them safely. */
 import type { ServerEvent } from "./generated/events.js";
-import { AgentEvents, closesRun, SystemEvents } from "./generated/protocol.js";
+import { closesRun, SystemEvents } from "./generated/protocol.js";
 
 /** `metadata` of a frame as a plain object (`{}` when absent). */
 export function eventMetadata(event: ServerEvent): Record<string, unknown> {
@@ -59,5 +59,3 @@ export function gapRange(event: ServerEvent): [number, number] | null {
   const last = details?.["missing_to_seq"];
   return typeof first === "number" && typeof last === "number" ? [first, last] : [0, 0];
 }
-
-export const isConfirmRequest = (event: ServerEvent): boolean => event.event === AgentEvents.USER_CONFIRM;

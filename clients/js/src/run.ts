@@ -1,10 +1,9 @@
 /** The events of one run, and where a run ends. */
 import type { ServerEvent } from "./generated/events.js";
 import { AgentEvents, PlanEvents } from "./generated/protocol.js";
-import { eventText, isFinal } from "./frames.js";
-import { AsyncQueue } from "./queue.js";
 import { RunFailedError, RunInterruptedError, RunLostError } from "./errors.js";
-import { eventMetadata } from "./frames.js";
+import { eventMetadata, eventText, isFinal } from "./frames.js";
+import { AsyncQueue } from "./queue.js";
 
 /**
  * The events of one run, in order, the one that ends it last (`agent.final_answer`, `agent.error`,
@@ -46,6 +45,8 @@ export interface OwnRun {
   confirm: ConfirmCallback | undefined;
   generation: number;
   started: boolean;
+  /** `SESSION_BUSY` answers retried so far (see `Session.receiveError`). */
+  busyRetries: number;
 }
 
 /** A confirmation request as the application sees it. */

@@ -30,6 +30,9 @@ import {
 import type { SignedState } from "./state-store.js";
 
 const MAX_ANSWERS = 256;
+/** A run's closing event is sent a moment before the server has wound the run up: ask again. */
+const BUSY_RETRIES = 5;
+const BUSY_RETRY_DELAY = 25; // ms, doubled per retry
 const BACKLOG_LIMIT = 10_000;
 /** Controls the server acknowledges with a `system.notice` whose action is the event without `user.`. */
 const CONTROLS: ReadonlySet<string> = new Set([
@@ -199,6 +202,7 @@ export class Session {
       confirm,
       generation: 0,
       started: false,
+      busyRetries: this.foreign ? BUSY_RETRIES : 0, // another run is known to be going: do not retry
     };
     this.own = own;
     this.host.enqueue(frame, this).then(
@@ -466,6 +470,13 @@ export class Session {
     const request = error.requestEvent;
     const own = this.own;
     if (own !== null && !own.started && request === own.frame["event"]) {
+      if (error.code === "SESSION_BUSY" && own.busyRetries < BUSY_RETRIES) {
+        // Sent right after the previous run's closing event, while the server was still winding it up.
+        const delay = BUSY_RETRY_DELAY * 2 ** own.busyRetries;
+        own.busyRetries += 1;
+        setTimeout(() => this.own === own && !this.closed && this.resend(own), delay);
+        return;
+      }
       this.announce(event);
       this.endOwn(error);
       return;
@@ -651,7 +662,8 @@ export class Session {
       const result = await handler(request);
       answer = typeof result === "boolean" ? { confirmed: result } : result;
     } catch {
-      answer = { confirmed: false, message: "the client's confirmation callback failed" }; // never leave the run waiting
+      // Never leave the run waiting on a broken callback.
+      answer = { confirmed: false, message: "the client's confirmation callback failed" };
     } finally {
       this.confirming.delete(stepId);
     }

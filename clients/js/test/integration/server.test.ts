@@ -49,20 +49,18 @@ describe("weather agent", () => {
     const session = await client.createSession();
     const seen: number[] = [];
     let replayed = 0;
+    let dropped = false;
     session.subscribe((e) => {
       const seq = seqOf(e);
       if (seq !== undefined) seen.push(seq);
       if (e.event === "system.notice" && metaOf(e)["action"] === "reconnect") replayed = Number(metaOf(e)["replay_count"]);
-    });
-    const run: ServerEvent[] = [];
-    let dropped = false;
-    for await (const event of session.send("北京和上海的天气怎么样？")) {
-      run.push(event);
-      if (!dropped && event.event === "agent.partial_answer") {
-        dropped = true;
+      if (!dropped && e.event === "agent.partial_answer") {
+        dropped = true; // subscribers run as each frame arrives: the frames after this one are lost with the socket
         client.dropConnection();
       }
-    }
+    });
+    const run: ServerEvent[] = [];
+    for await (const event of session.send("北京和上海的天气怎么样？")) run.push(event);
     expect(dropped).toBe(true);
     expect(client.reconnects).toBe(1);
     expect(replayed).toBeGreaterThan(0); // the rest of the answer came again from the server's log
@@ -81,14 +79,38 @@ describe("weather agent", () => {
     clients.push(client);
     await client.connect();
     const session = await client.createSession();
-    const run: ServerEvent[] = [];
-    for await (const event of session.send("广州和深圳的天气怎么样？")) {
-      run.push(event);
-      if (run.length === 3) client.dropConnection();
-    }
+    let delivered = 0;
+    session.subscribe(() => {
+      delivered += 1;
+      if (delivered === 3) client.dropConnection();
+    });
+    const run = await session.send("广州和深圳的天气怎么样？").collect();
     expect(client.reconnects).toBe(1);
     expect(run.map(seqOf)).toEqual(range(2, run.length + 1));
     expect(run.at(-1)?.event).toBe("agent.final_answer");
+  });
+
+  it("a second client (a reloaded page) resumes the session by token and gets what it missed once", async () => {
+    // A page that dies: no reconnect, and no ACK after the first (acknowledged events may be dropped).
+    const first = connectTo(server.url, { reconnect: false, ackInterval: 600_000 });
+    await first.connect();
+    const session = await first.createSession();
+    await session.ask("北京天气怎么样？");
+    const [id, token, position] = [session.sessionId, session.resumeToken, 3];
+    const total = session.lastSeq;
+    first.dropConnection(); // the session stays on the server for its grace period
+
+    const second = connectTo(server.url);
+    await second.connect();
+    const resumed = await second.resumeSession(id, token, { lastSeq: position });
+    const replayed: number[] = [];
+    resumed.subscribe((e) => {
+      const seq = seqOf(e);
+      if (seq !== undefined) replayed.push(seq);
+    });
+    expect(replayed).toEqual(range(position + 1, total));
+    expect(await resumed.ask("上海呢？")).toContain("上海");
+    expect(resumed.lastSeq).toBeGreaterThan(total);
   });
 
   it("runs a tool that needs confirmation once the user confirms it", async () => {

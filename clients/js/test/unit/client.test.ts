@@ -90,7 +90,9 @@ describe("runs", () => {
   });
 
   it("rejects the run when the server refuses the message, and refuses a second run locally", async () => {
-    const { conn, session } = await open();
+    const { conn, session, ev } = await open();
+    conn.send(ev.thinking(2)); // a run another client started: SESSION_BUSY is not retried
+    await new Promise<void>((resolve) => session.subscribe(() => resolve()));
     const run = session.send("hi");
     expect(() => session.send("again")).toThrow(ClientProtocolError);
     await conn.next("user.message");
@@ -103,7 +105,8 @@ describe("runs", () => {
     const error = await run.collect().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ClientProtocolError);
     expect((error as ClientProtocolError).code).toBe("SESSION_BUSY");
-    expect(session.busy).toBe(false);
+    expect(session.busy).toBe(true); // the other client's run goes on
+    expect(() => session.send("now mine")).not.toThrow(); // this client's own run is over
   });
 
   it("an error without a session id goes to the only session waiting for that kind of request", async () => {
@@ -116,6 +119,25 @@ describe("runs", () => {
       metadata: { error_code: "INVALID_FIELD", request_event: "user.message" },
     });
     await expect(run.collect()).rejects.toMatchObject({ code: "INVALID_FIELD" });
+  });
+
+  it("asks again when SESSION_BUSY answers a message sent right after the previous run ended", async () => {
+    const { conn, session, ev } = await open();
+    const first = session.ask("one");
+    await conn.next("user.message");
+    conn.send(ev.final(2));
+    await first;
+    const second = session.ask("two");
+    await conn.next("user.message");
+    conn.send({
+      event: "agent.error",
+      session_id: "s1",
+      content: "busy",
+      metadata: { error_code: "SESSION_BUSY", request_event: "user.message" },
+    });
+    expect(await conn.next("user.message")).toMatchObject({ content: "two" }); // the server had not wound up yet
+    conn.send(ev.final(3, "second"));
+    await expect(second).resolves.toBe("second");
   });
 
   it("ignores frames that are not JSON objects with an event name", async () => {
