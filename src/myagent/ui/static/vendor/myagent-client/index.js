@@ -356,6 +356,8 @@ function answerOf(last) {
 
 // src/session.ts
 var MAX_ANSWERS = 256;
+var BUSY_RETRIES = 5;
+var BUSY_RETRY_DELAY = 25;
 var BACKLOG_LIMIT = 1e4;
 var CONTROLS = /* @__PURE__ */ new Set([
   UserEvents.CANCEL_TASK,
@@ -464,7 +466,9 @@ var Session = class {
       mark: this.lastSeq,
       confirm,
       generation: 0,
-      started: false
+      started: false,
+      busyRetries: this.foreign ? BUSY_RETRIES : 0
+      // another run is known to be going: do not retry
     };
     this.own = own;
     this.host.enqueue(frame, this).then(
@@ -696,6 +700,12 @@ var Session = class {
     const request = error.requestEvent;
     const own = this.own;
     if (own !== null && !own.started && request === own.frame["event"]) {
+      if (error.code === "SESSION_BUSY" && own.busyRetries < BUSY_RETRIES) {
+        const delay = BUSY_RETRY_DELAY * 2 ** own.busyRetries;
+        own.busyRetries += 1;
+        setTimeout(() => this.own === own && !this.closed && this.resend(own), delay);
+        return;
+      }
       this.announce(event);
       this.endOwn(error);
       return;
@@ -1316,7 +1326,8 @@ var AgentClient = class {
   async openLink() {
     const Socket = this.options.WebSocket ?? globalWebSocket();
     if (Socket === void 0) {
-      throw new ClientConnectionError("no WebSocket implementation: pass options.WebSocket or use @myagent/client/node");
+      const hint = "pass options.WebSocket or use @myagent/client/node";
+      throw new ClientConnectionError(`no WebSocket implementation: ${hint}`);
     }
     const source = this.options.token;
     const token = typeof source === "function" ? await source() : source;
