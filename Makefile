@@ -67,12 +67,13 @@ web-deps: web/node_modules/.package-lock.json
 web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	npm ci --prefix web --no-audit --no-fund
 
-## web: copy the console's vendored files (ECharts) from web/node_modules into src/myagent/ui/static/vendor
-web: web-deps
+## web: copy the console's vendored files into src/myagent/ui/static/vendor: ECharts from web/node_modules,
+## the browser build of @myagent/client (the console's protocol layer) from clients/js/dist
+web: web-deps js-client
 	node web/vendor.mjs
 
-## web-check: the vendored files are exactly what web/package-lock.json gives (a reproducible web build)
-web-check: web-deps
+## web-check: the vendored files are exactly what web/package-lock.json and a fresh clients/js build give
+web-check: web-deps js-client
 	node web/vendor.mjs --check
 
 ## docs: regenerate docs/protocol.md, schema/events.schema.json and the TypeScript types from the event catalog

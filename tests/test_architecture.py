@@ -100,4 +100,12 @@ def test_the_console_spells_no_event_name_by_hand() -> None:
         if path.name == "protocol.js":
             continue  # generated from the catalog
         spelled = {m.group(2) for m in re.finditer(r"([\"'])([a-z]+\.[a-z_]+)\1", path.read_text(encoding="utf-8"))}
-        assert not spelled & names, f"{path.name} spells {sorted(spelled & names)}: import them from protocol.js"
+        assert not spelled & names, f"{path.name} spells {sorted(spelled & names)}: import them from the client"
+
+
+def test_the_console_speaks_the_protocol_only_through_the_client() -> None:
+    # One JavaScript implementation of the protocol: @myagent/client, vendored into static/vendor.
+    for path in CONSOLE_JS.glob("*.js"):
+        text = path.read_text(encoding="utf-8")
+        assert "WebSocket(" not in text, f"{path.name} opens its own WebSocket: use AgentClient"
+    assert "../vendor/myagent-client/index.js" in (CONSOLE_JS / "main.js").read_text(encoding="utf-8")

@@ -50,6 +50,14 @@ def _decode(payload: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"event": "<not an object>"}
 
 
+def wire_field(frame: dict[str, Any], key: str) -> Any:
+    """``key`` of a sent frame, at the top level or in ``content`` (the server accepts both)."""
+    content = frame.get("content")
+    if isinstance(content, dict) and key in content:
+        return content[key]
+    return frame[key]
+
+
 @dataclass
 class Console:
     page: Page

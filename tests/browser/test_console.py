@@ -7,8 +7,10 @@ person would: typing and pressing keys, clicking buttons. Plan & Solve: see test
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -20,7 +22,8 @@ from myagent.cli.loader import load_agent_factory
 from myagent.llm import FunctionModel, ScriptedModel, ScriptedReply, call
 from myagent.llm.base import Model, ModelRequest
 from myagent.tool import BaseTool, ToolResult
-from tests.browser.conftest import REPO, Console, open_console
+from myagent.ws.server import AgentWebSocketServer
+from tests.browser.conftest import REPO, Console, open_console, wire_field
 from tests.harness import WAIT, find_session, running_server
 
 pytestmark = pytest.mark.browser
@@ -359,7 +362,7 @@ async def test_save_reload_restore_and_continue(browser: Browser) -> None:
         await console.wait_idle()
         await expect(page.locator(".turn-user .bubble")).to_have_text(["first question", "second question"])
         [restore] = console.frames.sent_events("user.reconnect_with_state")
-        assert restore["content"]["signed_state"]["signature"]
+        assert wire_field(restore, "signed_state")["signature"]
 
 
 async def test_restore_after_the_server_lost_the_session(browser: Browser) -> None:
@@ -390,6 +393,129 @@ async def test_restore_after_the_server_lost_the_session(browser: Browser) -> No
         await console.wait_idle()
 
 
+@contextlib.asynccontextmanager
+async def serving(factory: Callable[[], Any], port: int) -> AsyncIterator[AgentWebSocketServer]:
+    """A server on ``port`` with the key of tests/harness.py's servers: a restarted one."""
+    server = AgentWebSocketServer(
+        factory, host="127.0.0.1", port=port, state_secret_key="test-secret", heartbeat_interval=0
+    )
+    task = asyncio.create_task(server.start_server(log_level="warning"))
+    await asyncio.wait_for(server.wait_started(), WAIT)
+    try:
+        yield server
+    finally:
+        await server.shutdown()
+        await asyncio.wait_for(task, WAIT)
+
+
+async def test_the_session_comes_back_by_itself_after_a_server_restart(browser: Browser) -> None:
+    """The client reconnects to the new process, which no longer knows the session: it restores the saved state."""
+    agents = Agents(remembering_model, name="memory_agent")
+    async with serving(agents, 0) as first:
+        port = first.port
+        async with open_console(browser, first) as console:
+            page = console.page
+            await console.ask("remember the number 42")
+            await expect(answers(console)).to_contain_text("I remember 1 question(s)")
+            await console.wait_idle()
+            await expect(page.locator("#saved-info")).to_contain_text("Saved")  # saved automatically
+            original = await console.session_id()
+            await first.shutdown()  # the process stops (the page stays open) ...
+            await expect(page.locator("#conn")).to_have_attribute("data-state", "reconnecting")
+            async with serving(agents, port):  # ... and a new one starts on the same port
+                await expect(page.locator("#conn")).to_have_attribute("data-state", "online")
+                await expect(page.locator(".sysline-ok")).to_contain_text("Session restored · 2 messages")
+                await expect(page.locator("#session-id")).not_to_have_text(original)
+                await console.ask("what did I ask first?")
+                await expect(answers(console).nth(1)).to_have_text(
+                    "I remember 2 question(s): remember the number 42 | what did I ask first?"
+                )
+                await console.wait_idle()
+                await expect(page.locator(".turn-user")).to_have_count(2)  # the conversation stayed on screen
+                [restore] = console.frames.sent_events("user.reconnect_with_state")
+                assert wire_field(restore, "signed_state")["signature"]
+
+
+async def test_restoring_the_live_session_and_a_tampered_state(browser: Browser) -> None:
+    agents = Agents(remembering_model, name="memory_agent")
+    async with running_server(agents) as server, open_console(browser, server) as console:
+        page = console.page
+        await console.ask("keep this between us")
+        await console.wait_idle()
+        await expect(page.locator("#saved-info")).to_contain_text("Saved")
+        # Restoring the live session on screen re-attaches it as it is: nothing shown twice.
+        await page.get_by_role("button", name="Restore", exact=True).click()
+        await expect(page.locator(".sysline-ok")).to_contain_text("Session re-attached")
+        await expect(page.locator(".turn-user")).to_have_count(1)
+        await expect(answers(console)).to_have_count(1)
+        record = json.loads(await page.evaluate("localStorage.getItem('myagent.console.saved')"))
+        record["signed_state"]["state"]["messages"][0]["content"] = "something I never said"
+        exported = {"name": "tampered.json", "mimeType": "application/json", "buffer": json.dumps(record).encode()}
+        await page.locator("#import-state").set_input_files(files=[exported])
+        failed = page.locator('.banner[data-banner="lost"]')
+        await expect(failed).to_contain_text("Could not restore the session: STATE_CHECKSUM_MISMATCH")
+        await expect(page.locator(".sysline-error")).to_contain_text("STATE_CHECKSUM_MISMATCH")
+        await failed.get_by_role("button", name="Start new").click()
+        await console.ask("who are you?")
+        await expect(answers(console).last).to_have_text("I remember 1 question(s): who are you?")
+        await console.wait_idle()
+
+
+async def test_the_first_connection_is_retried_until_it_succeeds(browser: Browser) -> None:
+    """The page loads while its WebSocket is refused (a proxy not ready yet): it keeps trying, then works."""
+    attempts: list[str] = []
+
+    async def refuse_twice(page: Page) -> None:
+        async def route(ws: Any) -> None:
+            attempts.append(ws.url)
+            if len(attempts) <= 2:
+                await ws.close(code=1011, reason="not ready")
+            else:
+                ws.connect_to_server()  # from now on, frames pass through untouched
+
+        await page.route_web_socket(re.compile(r"/ws$"), route)
+
+    async with (
+        running_server(load_agent_factory(WEATHER)) as server,
+        open_console(browser, server, setup=refuse_twice) as console,
+    ):
+        await console.ask("北京天气怎么样？")
+        await expect(answers(console)).to_contain_text("北京今天晴")
+        await console.wait_idle()
+        assert len(attempts) == 3, attempts
+
+
+async def test_a_session_taken_over_by_another_tab_can_be_taken_back(browser: Browser) -> None:
+    agents = Agents(remembering_model, name="memory_agent")
+    async with running_server(agents) as server, open_console(browser, server) as console:
+        first = console.page
+        await console.ask("who keeps this session?")
+        await console.wait_idle()
+        await expect(first.locator("#saved-info")).to_contain_text("Saved")
+        original = await console.session_id()
+
+        # A second tab of the same browser restores the saved state: the live session moves there.
+        second = await first.context.new_page()
+        second.on("pageerror", lambda exc: console.errors.append(f"second tab: {exc}"))
+        await second.goto(f"{console.base}/ui/")
+        await second.locator('.banner[data-banner="offer"]').get_by_role("button", name="Restore").click()
+        await expect(second.locator(".sysline-ok")).to_contain_text("Session re-attached")
+        await expect(second.locator("#session-id")).to_have_text(original)
+        taken = first.locator('.banner[data-banner="taken"]')
+        await expect(taken).to_contain_text("opened in another window")
+        await expect(first.locator("#save-state")).to_be_disabled()
+
+        # "Use it here" takes it back; now the second tab is told.
+        await taken.get_by_role("button", name="Use it here").click()
+        await expect(taken).to_be_hidden()
+        await expect(second.locator('.banner[data-banner="taken"]')).to_be_visible()
+        await console.ask("and now?")
+        await expect(answers(console).last).to_have_text("I remember 2 question(s): who keeps this session? | and now?")
+        await console.wait_idle()
+        assert await console.session_id() == original
+        await expect(first.locator(".turn-user")).to_have_count(2)
+
+
 # -- resume --------------------------------------------------------------------------------------
 
 
@@ -404,7 +530,8 @@ async def test_resume_after_the_server_drops_the_connection(browser: Browser) ->
         first_socket = console.frames.sockets
         await page.evaluate(
             "window.__states = [];"
-            "window.myagentConsole.client.addEventListener('status', (e) => window.__states.push(e.detail.state))"
+            "window.myagentConsole.client.on('status', (change) => window.__states.push(change.status));"
+            "undefined"  # not the function on() returns: Playwright would call it (and stop listening)
         )
         for connection in list(server.gateway.connections):
             await connection.close_going_away()  # the server drops the socket mid-answer ...
@@ -416,11 +543,11 @@ async def test_resume_after_the_server_drops_the_connection(browser: Browser) ->
         await expect(page.locator(".sysline-ok")).to_contain_text("Connection restored")
         assert console.frames.sockets == first_socket + 1
         states = await page.evaluate("window.__states")
-        assert states[0] == "reconnecting" and states[-1] == "online", states
+        assert states[0] == "reconnecting" and states[-1] == "open", states
         [resume] = console.frames.sent_events("user.reconnect")
         assert resume["session_id"] == await console.session_id()
-        assert resume["content"]["resume_token"]
-        assert resume["content"]["last_event_id"].startswith(resume["session_id"] + ":")
+        assert wire_field(resume, "resume_token")
+        assert wire_field(resume, "last_event_id").startswith(resume["session_id"] + ":")
         # Exactly one of everything on screen.
         await expect(page.locator(".turn-user")).to_have_count(1)
         await expect(page.locator(".turn-agent")).to_have_count(1)
@@ -455,8 +582,8 @@ async def test_replayed_and_repeated_events_are_shown_once(browser: Browser) -> 
         await expect(console.page.locator(".tool")).to_have_count(1)
         await expect(console.page.locator(".chart-card")).to_have_count(1)
         await expect(console.page.locator(".turn-agent")).to_have_count(1)
-        stats = await console.page.evaluate("window.myagentConsole.client.stats")
-        assert stats["duplicates"] > 10, stats
+        dropped = await console.page.evaluate("window.myagentConsole.session.duplicatesDropped")
+        assert dropped > 10, dropped
 
 
 # -- language and accessibility ------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The web console: static files (HTML, CSS, JavaScript modules) served by the server at ``/ui/``.
 
-Nothing here runs Node: the console is plain files shipped inside the package. Third-party files
-(ECharts) sit under ``static/vendor`` and are copied there from the npm packages by ``web/vendor.mjs``.
+Nothing here runs Node: the console is plain files shipped inside the package. Files made elsewhere
+sit under ``static/vendor``, copied there by ``web/vendor.mjs``: ECharts from its npm package and the
+browser build of ``@myagent/client`` (``clients/js``), through which the console speaks the protocol.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import { chartOption, chartTitle, drawChart } from "./charts.js";
 import { argsPreview, formatDuration, h, icon, isPlainObject, prettyJson } from "./dom.js";
 import { bindAttr, bindText, formatClock, t } from "./i18n.js";
 import { renderMarkdown } from "./markdown.js";
-import { AgentEvents, AggregateEvents, PipelineEvents, PlanEvents, SolverEvents, ToolStatuses } from "./protocol.js";
+import { AgentEvents, AggregateEvents, PipelineEvents, PlanEvents, SolverEvents, ToolStatuses } from "../vendor/myagent-client/index.js";
 
 const ACTIVITY = new Set([
   AgentEvents.THINKING,

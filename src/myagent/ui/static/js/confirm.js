@@ -5,18 +5,17 @@
 
 import { focusables, h, icon, isPlainObject, prettyJson } from "./dom.js";
 import { bindAttr, bindText, t } from "./i18n.js";
-import { AgentEvents, PipelineEvents, PlanEvents, SolverEvents } from "./protocol.js";
+import { AgentEvents, PipelineEvents, PlanEvents, SolverEvents } from "../vendor/myagent-client/index.js";
 
 export class ConfirmDialog {
   /**
    * @param {HTMLDialogElement} dialog
-   * @param {{answer: (stepId: string, content: object) => boolean, replan: () => boolean}} actions
+   * @param {{answer: (stepId: string, content: object) => boolean, isAnswered: (stepId: string) => boolean, replan: () => boolean}} actions
    */
   constructor(dialog, actions) {
     this.dialog = dialog;
     this.actions = actions;
     this.queue = []; // requests in arrival order: {stepId, meta, resent}
-    this.answered = new Set();
     this.current = null;
     this.online = true;
     this.timer = null;
@@ -77,8 +76,8 @@ export class ConfirmDialog {
           if (existing === this.current) this.renderExpiry();
           return;
         }
-        if (this.answered.has(stepId) && !meta.resent) return;
-        this.answered.delete(stepId); // asked again after a resume: our answer never arrived
+        // Answered here already: if the server asks again after a resume, the client re-sends our answer.
+        if (this.actions.isAnswered(stepId)) return;
         this.queue.push({ stepId, meta, resent: Boolean(meta.resent) });
         this.showNext();
         break;
@@ -107,7 +106,6 @@ export class ConfirmDialog {
 
   clear() {
     this.drop(() => true);
-    this.answered.clear();
   }
 
   drop(matches) {
@@ -330,7 +328,6 @@ export class ConfirmDialog {
   answer(content) {
     const request = this.current;
     if (!this.actions.answer(request.stepId, content)) return;
-    this.answered.add(request.stepId);
     this.finishCurrent();
   }
 

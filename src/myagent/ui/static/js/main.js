@@ -1,18 +1,40 @@
-// The console: wires the protocol client to the conversation, the confirmation dialog, the plan panel,
-// the session panel (saved signed state) and the connection indicator.
+// The console: wires `@myagent/client` (vendored, static/vendor/myagent-client) to the conversation,
+// the confirmation dialog, the plan panel, the session panel (saved signed state) and the connection
+// indicator. The client does the protocol (connection, resume, restore, de-duplication, ACKs, request
+// errors); this file only decides what the page shows and which client call a control makes.
 
-import { AgentClient, websocketUrl } from "./client.js";
+import {
+  AgentClient,
+  AgentEvents,
+  ClientProtocolError,
+  NoticeActions,
+  RunLostError,
+  SessionClosedError,
+  SystemEvents,
+  UserEvents,
+  closesRun,
+  isRequestError,
+} from "../vendor/myagent-client/index.js";
 import { ChatView } from "./chat.js";
 import { ConfirmDialog } from "./confirm.js";
+import { ConnectionIndicator } from "./connection.js";
 import { downloadText, h, icon } from "./dom.js";
 import { applyLanguage, bindAttr, bindText, formatTime, language, setLanguage, t } from "./i18n.js";
 import { PlanView } from "./plan.js";
-import * as storage from "./storage.js";
-import { AgentEvents, NoticeActions, SystemEvents, UserEvents, closesRun, isRequestError } from "./protocol.js";
+import { SavedState } from "./saved.js";
 
 const $ = (id) => document.getElementById(id);
 const RUN_ACTIVITY = /^(plan|solver|aggregate)\.|^agent\.(thinking|tool_call|tool_result|partial_answer|user_confirm)$/;
-const CONTROLS = new Set([UserEvents.CANCEL_TASK, UserEvents.RESTART_TASK, UserEvents.CANCEL_PLAN, UserEvents.REPLAN]);
+const LOST_CODES = new Set(["SESSION_NOT_FOUND", "INVALID_RESUME_TOKEN"]);
+
+/** `ws(s)://<this host>/ws`: the console talks to the server that served it. */
+export function websocketUrl(location) {
+  const url = new URL("../ws", location.href);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  url.search = "";
+  url.hash = "";
+  return url.toString();
+}
 
 class Console {
   constructor() {
@@ -23,9 +45,6 @@ class Console {
       input: $("input"),
       send: $("send"),
       stop: $("stop"),
-      conn: $("conn"),
-      connText: $("conn-text"),
-      connRetry: $("conn-retry"),
       banner: $("banner-area"),
       agentInfo: $("agent-info"),
       agentName: $("agent-name"),
@@ -40,8 +59,6 @@ class Console {
       restore: $("restore-state"),
       exportState: $("export-state"),
       importState: $("import-state"),
-      autosave: $("autosave"),
-      savedInfo: $("saved-info"),
       serverInfo: $("server-info"),
       side: $("side"),
       panelToggle: $("panel-toggle"),
@@ -49,28 +66,36 @@ class Console {
       toasts: $("toasts"),
     };
     this.agent = { name: "", description: "" };
+    this.saved = new SavedState(
+      { info: $("saved-info"), autosave: $("autosave") },
+      { session: () => this.session, agent: () => this.agent, records: () => this.chat.records, toast: (...args) => this.toast(...args), changed: () => this.updateControls() },
+    );
+    this.session = null; // the client's Session this page follows
+    this.unfollow = null;
+    this.opening = false; // a create or restore is on its way
     this.running = false;
     this.cancelling = false;
-    this.pendingMessage = null;
-    this.saveRequests = []; // "auto" | "manual" | "export", in the order the states were requested
-    this.settings = storage.loadSettings();
-    this.wasOnline = false;
-    this.connectionLost = false;
-    this.hasSaved = false;
-    this.client = new AgentClient(websocketUrl(window.location));
+    this.pendingMessage = null; // typed before the session existed
+    this.connectionLost = false; // the connection dropped while a session was shown
+    this.client = new AgentClient(websocketUrl(window.location), {
+      initialBackoff: 400,
+      maxBackoff: 15_000,
+      maxReconnectAttempts: null, // a page keeps trying; the indicator says so
+      stateStore: this.saved,
+    });
+    this.connection = new ConnectionIndicator(this.client, { conn: $("conn"), text: $("conn-text"), retry: $("conn-retry") });
     this.chat = new ChatView(this.el.transcript, { agentName: () => this.agent.name });
     this.confirm = new ConfirmDialog($("confirm-dialog"), {
-      answer: (stepId, content) => {
-        if (!this.client.ready || !this.client.sendToSession(UserEvents.RESPONSE, { step_id: stepId, content })) return false;
-        if (content.confirmed && Array.isArray(content.tasks)) {
-          this.plan.acceptEdited(content.tasks);
-          this.chat.records.push({ t: "plan", tasks: content.tasks }); // so a restore shows the edited plan
-        }
-        return true;
-      },
-      replan: () => this.control(UserEvents.REPLAN),
+      answer: (stepId, content) => this.answer(stepId, content),
+      isAnswered: (stepId) => Boolean(this.session?.isAnswered(stepId)),
+      replan: () => this.control((session) => session.replan()),
     });
-    this.plan = new PlanView($("plan-panel"), { control: (event, content) => this.control(event, content) });
+    this.plan = new PlanView($("plan-panel"), {
+      cancelTask: (id) => this.control((session) => session.cancelTask(id)),
+      restartTask: (id) => this.control((session) => session.restartTask(id)),
+      cancelPlan: () => this.control((session) => session.cancelPlan()),
+      replan: (question) => this.control((session) => session.replan(question)),
+    });
   }
 
   start() {
@@ -78,13 +103,18 @@ class Console {
     applyLanguage();
     this.bindUi();
     this.bindClient();
-    const saved = storage.loadSaved();
+    this.saved.render();
+    const saved = this.saved.record;
     if (saved) this.offerRestore(saved);
-    else this.client.createSession();
-    this.renderSaved(saved);
-    this.client.start();
+    else this.createSession();
+    this.connection.start();
     this.updateControls();
     this.el.input.focus();
+  }
+
+  /** Connected, and following a session that takes requests. */
+  get ready() {
+    return this.client.connected && this.session !== null && !this.session.closed;
   }
 
   // -- UI --------------------------------------------------------------------------------------
@@ -109,36 +139,23 @@ class Console {
         this.cancelRun();
       }
     });
-    el.connRetry.addEventListener("click", () => this.client.retryNow());
     el.lang.addEventListener("click", () => setLanguage(language() === "zh" ? "en" : "zh"));
     el.panelToggle.addEventListener("click", () => {
       const open = el.app.classList.toggle("side-open");
       el.panelToggle.setAttribute("aria-expanded", String(open));
     });
     el.newSession.addEventListener("click", () => this.newSession());
-    el.save.addEventListener("click", () => this.requestState("manual"));
-    el.restore.addEventListener("click", () => {
-      const saved = storage.loadSaved();
-      if (saved) this.restore(saved);
-    });
-    el.exportState.addEventListener("click", () => this.requestState("export"));
+    el.save.addEventListener("click", () => this.saveState("manual"));
+    el.restore.addEventListener("click", () => this.restore(this.saved.record));
+    el.exportState.addEventListener("click", () => this.saveState("export"));
     el.importState.addEventListener("change", () => this.importFile());
-    el.autosave.checked = this.settings.autosave;
-    el.autosave.addEventListener("change", () => {
-      this.settings.autosave = el.autosave.checked;
-      storage.saveSettings(this.settings);
-    });
     el.copySession.addEventListener("click", async () => {
       try {
-        await navigator.clipboard.writeText(this.client.session?.id ?? "");
+        await navigator.clipboard.writeText(this.session?.sessionId ?? "");
         this.toast("notice.copied");
       } catch {
         // clipboard not available (insecure origin): the id is selectable text
       }
-    });
-    document.addEventListener("languagechange", () => {
-      this.renderConnection();
-      this.renderSaved(storage.loadSaved());
     });
   }
 
@@ -152,46 +169,94 @@ class Console {
     const text = this.el.input.value.trim();
     if (!text || this.running || !this.client.connected) return;
     this.hideBanner("offer");
-    if (!this.client.session && !this.client.pending) this.client.createSession();
+    if (!this.session && !this.opening) this.createSession();
     this.el.input.value = "";
     this.autosize();
     this.chat.userMessage(text);
     this.running = true;
-    if (this.client.ready) this.client.sendToSession(UserEvents.MESSAGE, { content: text });
+    if (this.ready) this.sendMessage(text);
     else this.pendingMessage = text;
+    this.updateControls();
+  }
+
+  /** Send a message; its events reach the page through the session's subscription, this only watches the run's end. */
+  async sendMessage(text) {
+    try {
+      for await (const event of this.session.send(text)) void event;
+    } catch (error) {
+      if (error instanceof RunLostError && this.running) {
+        // The run ended while we were away and its closing event was not retained: settle the turn.
+        this.settleRun("unfinished");
+      } else if (error instanceof ClientProtocolError && error.local) {
+        this.chat.rejectLastMessage(error.detail);
+        this.settleRun(null);
+      }
+      // Errors from the server are events of the session (handled in onEvent); a closed session in sessionClosed.
+    }
+  }
+
+  settleRun(turnState) {
+    if (turnState) this.chat.closeTurn(turnState);
+    this.running = false;
+    this.cancelling = false;
     this.updateControls();
   }
 
   cancelRun() {
     if (!this.running || this.cancelling) return;
     if (this.pendingMessage !== null) {
-      // never sent: nothing to cancel on the server
-      this.pendingMessage = null;
-      this.chat.closeTurn("stopped");
-      this.running = false;
-    } else if (this.client.ready && this.client.sendToSession(UserEvents.CANCEL)) {
-      this.cancelling = true;
+      this.pendingMessage = null; // never sent: nothing to cancel on the server
+      this.settleRun("stopped");
+      return;
     }
+    if (!this.ready) return;
+    this.cancelling = true;
+    this.session.cancel().then(
+      (stopped) => {
+        if (!stopped) this.settleRun(null); // the server had no run: nothing to wait for
+      },
+      (error) => this.requestFailed(error),
+    );
     this.updateControls();
   }
 
-  control(event, content) {
-    if (!this.client.ready) return false;
-    return this.client.sendToSession(event, content === undefined ? {} : { content });
+  answer(stepId, content) {
+    if (!this.ready) return false;
+    const { confirmed, ...options } = content;
+    this.session.confirm(stepId, confirmed, options).catch((error) => this.requestFailed(error));
+    if (confirmed && Array.isArray(options.tasks)) {
+      this.plan.acceptEdited(options.tasks);
+      this.chat.records.push({ t: "plan", tasks: options.tasks }); // so a restore shows the edited plan
+    }
+    return true;
+  }
+
+  /** A plan control (`session => promise of ok`); false when it cannot be sent now. */
+  control(call) {
+    if (!this.ready) return false;
+    call(this.session).then(
+      (ok) => ok || this.plan.controlFailed(), // the notice with ok: false says why (see notice())
+      (error) => {
+        this.plan.controlFailed();
+        this.requestFailed(error);
+      },
+    );
+    return true;
   }
 
   newSession() {
     if (this.running) return;
     this.hideBanner();
-    this.client.closeSession();
+    const previous = this.session;
+    this.leaveSession();
+    previous?.close().catch(() => undefined); // it may already be gone on the server: nothing to show
     this.resetViews();
-    this.client.createSession();
+    this.createSession();
     this.updateControls();
     this.el.input.focus();
   }
 
   resetViews() {
-    this.saveRequests = [];
     this.chat.clear();
     this.plan.reset();
     this.confirm.clear();
@@ -201,105 +266,131 @@ class Console {
   }
 
   updateControls() {
-    const { el, client } = this;
-    const connected = client.connected;
+    const { el } = this;
+    const connected = this.client.connected;
+    const ready = this.ready;
     el.send.hidden = this.running;
     el.stop.hidden = !this.running;
     el.send.disabled = !connected;
-    el.stop.disabled = this.cancelling || (!client.ready && this.pendingMessage === null);
+    el.stop.disabled = this.cancelling || (!ready && this.pendingMessage === null);
     el.composer.classList.toggle("offline", !connected);
-    const ready = client.ready;
     el.newSession.disabled = this.running || !connected;
     el.save.disabled = !ready;
     el.exportState.disabled = !ready;
-    el.restore.disabled = this.running || !connected || !this.hasSaved;
+    el.restore.disabled = this.running || !connected || !this.saved.has;
     el.importState.disabled = this.running || !connected;
     el.runState.dataset.state = this.running ? "running" : "idle";
     bindText(el.runState, this.running ? "session.running" : "session.idle");
-    const session = client.session;
-    el.sessionId.textContent = session?.id ?? "—";
-    el.sessionId.title = session?.id ?? "";
-    el.copySession.hidden = !session;
+    const id = this.session?.sessionId;
+    el.sessionId.textContent = id ?? "—";
+    el.sessionId.title = id ?? "";
+    el.copySession.hidden = !id;
     this.confirm.setOnline(ready);
   }
 
-  // -- connection indicator --------------------------------------------------------------------
-
-  renderConnection(detail) {
-    const { el, client } = this;
-    const state = client.state;
-    el.conn.dataset.state = state;
-    el.connRetry.hidden = state !== "reconnecting" || client.ws !== null;
-    clearInterval(this.countdown);
-    if (state === "online") bindText(el.connText, "conn.online");
-    else if (state === "connecting") bindText(el.connText, "conn.connecting");
-    else {
-      const tick = () => {
-        const left = Math.ceil((client.retryAt - Date.now()) / 1000);
-        if (client.ws || left <= 0) bindText(el.connText, "conn.reconnecting_now");
-        else bindText(el.connText, "conn.reconnecting", { s: left });
-      };
-      tick();
-      this.countdown = setInterval(tick, 500);
-    }
-    if (detail && state === "reconnecting" && this.wasOnline && client.session) {
-      this.chat.systemLine("conn.lost_line", {}, "warn");
-      this.connectionLost = true;
-    }
-    if (state === "online") this.wasOnline = true;
-    else if (detail && state === "reconnecting") this.wasOnline = false;
-  }
-
-  // -- client events ---------------------------------------------------------------------------
+  // -- the client --------------------------------------------------------------------------------
 
   bindClient() {
-    const { client } = this;
-    client.addEventListener("status", (event) => {
-      this.renderConnection(event.detail);
-      this.updateControls();
-    });
-    client.addEventListener("session", () => {
-      const session = client.session;
-      if (session?.attached && this.pendingMessage !== null) {
-        const text = this.pendingMessage;
-        this.pendingMessage = null;
-        client.sendToSession(UserEvents.MESSAGE, { content: text });
+    this.client.on("status", (change) => {
+      if (change.status === "open") {
+        this.connectionLost = false; // said "Connection restored" with the resume's notice, if there was one
+        const info = this.client.serverInfo;
+        this.el.serverInfo.textContent = `myagent ${info.server_version ?? ""} · protocol ${info.protocol_version ?? ""}`;
+      } else if (change.status === "reconnecting" && change.attempt === 1 && this.session) {
+        this.chat.systemLine("conn.lost_line", {}, "warn");
+        this.connectionLost = true;
       }
       this.updateControls();
     });
-    client.addEventListener("frame", (event) => this.onFrame(event.detail.frame));
-    client.addEventListener("replayed", (event) => {
-      // The run ended while we were away and its closing event was not retained: settle the turn.
-      if (event.detail.busy === false && this.running) {
-        this.running = false;
-        this.cancelling = false;
-        this.chat.closeTurn("unfinished");
-        this.updateControls();
-      }
+    this.client.on("error", (error) => {
+      if (error instanceof ClientProtocolError) this.requestFailed(error); // about a frame of no session
+      else console.error("myagent console:", error); // a bug of this page, reported by the client
     });
-    client.addEventListener("lost", () => {
-      this.sessionGone();
-      this.showBanner("lost", "banner.lost", {}, "warn", this.lostActions());
-    });
-    client.addEventListener("ended", (event) => {
-      this.sessionGone();
-      this.showBanner("ended", "banner.ended", { reason: event.detail.reason }, "warn", this.lostActions());
-    });
-    client.addEventListener("restore-failed", (event) => {
-      this.sessionGone();
-      const reason = event.detail.code || event.detail.message;
-      this.chat.systemLine("notice.restore_failed", { reason }, "error");
-      this.showBanner("lost", "notice.restore_failed", { reason }, "error", [
-        { key: "banner.new", primary: true, run: () => this.newSession() },
-        { key: "banner.discard", run: () => this.discardSaved() },
-      ]);
-    });
+  }
+
+  createSession() {
+    if (this.opening) return;
+    this.opening = true;
+    this.client.createSession().then(
+      (session) => this.follow(session),
+      (error) => {
+        this.opening = false;
+        if (this.pendingMessage !== null) {
+          this.pendingMessage = null; // it waited for this session: it was never sent
+          this.chat.rejectLastMessage(error instanceof ClientProtocolError ? error.code : String(error?.message ?? error));
+          this.settleRun(null);
+        }
+        this.requestFailed(error);
+      },
+    );
+  }
+
+  /** Show `session` from now on (its replayed events first). */
+  follow(session) {
+    this.leaveSession();
+    this.opening = false;
+    this.session = session;
+    const offs = [
+      session.subscribe((event) => this.onEvent(event)),
+      session.on("closed", ({ reason }) => this.sessionClosed(session, reason)),
+      session.on("restored", () => this.updateControls()),
+    ];
+    this.unfollow = () => offs.forEach((off) => off());
+    if (session.created) this.onEvent(session.created); // the answer to create/restore: not a subscriber's event
+    if (this.pendingMessage !== null) {
+      const text = this.pendingMessage;
+      this.pendingMessage = null;
+      this.sendMessage(text);
+    }
+    this.updateControls();
+  }
+
+  /** Stop following the current session (it stays open on the server). */
+  leaveSession() {
+    this.unfollow?.();
+    this.unfollow = null;
+    this.session = null;
+  }
+
+  sessionClosed(session, reason) {
+    if (session !== this.session) return;
+    this.sessionGone();
+    if (reason === "taken_over") return; // the notice already put up its banner; the session id stays for "Use it here"
+    this.leaveSession();
+    this.updateControls();
+    if (LOST_CODES.has(reason)) this.showBanner("lost", "banner.lost", {}, "warn", this.lostActions());
+    else this.showBanner("ended", "banner.ended", { reason }, "warn", this.lostActions());
+  }
+
+  /**
+   * Take the session back from the window that took it over. That window's resume spent our token, so
+   * the saved state re-attaches it (the server checks it); without one, the token is tried all the same.
+   */
+  takeBack() {
+    const previous = this.session;
+    if (!previous || !this.client.connected || this.opening) return;
+    const state = this.saved.load(previous.sessionId);
+    const position = previous.lastEventId ? { lastEventId: previous.lastEventId } : {};
+    const reattach = state
+      ? this.client.restoreSession(state, position)
+      : this.client.resumeSession(previous.sessionId, previous.resumeToken, { lastSeq: previous.lastSeq });
+    this.opening = true;
+    reattach.then(
+      (session) => {
+        this.hideBanner("taken");
+        this.follow(session);
+      },
+      (error) => {
+        this.opening = false;
+        this.requestFailed(error);
+      },
+    );
   }
 
   lostActions() {
-    const saved = storage.loadSaved();
+    const saved = this.saved.record;
     const actions = [];
-    if (saved) actions.push({ key: "banner.lost_restore", primary: true, run: () => this.restore(storage.loadSaved()) });
+    if (saved) actions.push({ key: "banner.lost_restore", primary: true, run: () => this.restore(this.saved.record) });
     actions.push({ key: "banner.new", primary: !saved, run: () => this.newSession() });
     return actions;
   }
@@ -313,7 +404,7 @@ class Console {
     this.updateControls();
   }
 
-  onFrame(frame) {
+  onEvent(frame) {
     const meta = frame.metadata || {};
     const sequenced = typeof frame.seq === "number";
     if (sequenced) {
@@ -322,9 +413,6 @@ class Console {
       this.confirm.handle(frame);
     }
     switch (frame.event) {
-      case SystemEvents.CONNECTED:
-        this.el.serverInfo.textContent = `myagent ${meta.server_version ?? ""} · protocol ${meta.protocol_version ?? ""}`;
-        break;
       case AgentEvents.SESSION_CREATED:
         this.setAgent(meta.agent_name, meta.agent_description);
         this.hideBanner();
@@ -334,20 +422,16 @@ class Console {
         this.hideBanner();
         if (meta.pending_calls > 0) this.running = true;
         break;
-      case AgentEvents.STATE_EXPORTED:
-        this.stateExported(frame);
-        break;
       case SystemEvents.NOTICE:
         this.notice(frame);
         break;
       default:
     }
     // A request error (system.error, or agent.error without seq) about a rejected frame; it ends no run.
-    if (isRequestError(frame)) this.systemError(frame);
+    if (isRequestError(frame)) this.requestError(frame);
     if (closesRun(frame)) {
       this.running = false;
       this.cancelling = false;
-      if (this.settings.autosave && frame.event !== AgentEvents.ERROR) this.requestState("auto");
     } else if (sequenced && !this.running && RUN_ACTIVITY.test(frame.event)) {
       this.running = true; // a run we did not start here: a restart, a re-plan, restored pending calls
     }
@@ -364,15 +448,15 @@ class Console {
       if (meta.busy === true) this.running = true;
       this.hideBanner("taken");
     } else if (meta.action === NoticeActions.SESSION_TAKEN_OVER) {
-      this.showBanner("taken", "banner.taken", {}, "warn", [{ key: "banner.take_back", primary: true, run: () => this.client.takeBack() }]);
+      this.showBanner("taken", "banner.taken", {}, "warn", [{ key: "banner.take_back", primary: true, run: () => this.takeBack() }]);
     } else if (meta.ok === false) {
       this.toast("notice.control_failed", { action: meta.action ?? "", message: frame.content ?? "" }, "error");
     }
   }
 
-  systemError(frame) {
+  /** An error frame about a request sent without waiting for its answer (a message, a confirmation...). */
+  requestError(frame) {
     const meta = frame.metadata || {};
-    const request = meta.request_event;
     const code = meta.error_code;
     const message = String(frame.content ?? code ?? "");
     if (code === "REPLAY_GAP") {
@@ -380,21 +464,26 @@ class Console {
       this.chat.systemLine("notice.replay_gap", { from: details.missing_from_seq, to: details.missing_to_seq }, "warn");
       return;
     }
-    if (request === UserEvents.MESSAGE) {
-      this.chat.rejectLastMessage(code === "SESSION_BUSY" ? message : message);
+    if (meta.request_event === UserEvents.MESSAGE) {
+      this.chat.rejectLastMessage(message);
       this.running = false;
       this.pendingMessage = null;
       return;
     }
-    if (request === UserEvents.CANCEL) {
-      this.cancelling = false;
-      if (code === "NO_ACTIVE_RUN") this.running = false;
-      return;
-    }
-    if (request === UserEvents.ACK || request === UserEvents.RECONNECT || request === UserEvents.RECONNECT_WITH_STATE) return;
-    if (request === UserEvents.REQUEST_STATE) this.saveRequests.shift();
-    if (CONTROLS.has(request)) this.plan.controlFailed();
     this.toast("notice.error", { message: code ? `${message} (${code})` : message }, "error");
+  }
+
+  /** A request the client waited for failed: say why (a closed session says it with its banner). */
+  requestFailed(error) {
+    this.cancelling = false;
+    if (error instanceof ClientProtocolError) {
+      const text = error.detail || error.code;
+      this.toast("notice.error", { message: `${text} (${error.code})` }, "error");
+    } else if (!(error instanceof SessionClosedError)) {
+      // (a request cut short by its session's end says nothing new: the session's banner says it)
+      this.toast("notice.error", { message: String(error?.message ?? error) }, "error");
+    }
+    this.updateControls();
   }
 
   setAgent(name, description) {
@@ -411,59 +500,21 @@ class Console {
 
   // -- saved state -----------------------------------------------------------------------------
 
-  requestState(kind) {
-    if (!this.client.ready) return;
-    if (this.client.sendToSession(UserEvents.REQUEST_STATE)) this.saveRequests.push(kind);
-  }
-
-  stateExported(frame) {
-    const kind = this.saveRequests.shift();
-    if (!kind) return; // not asked for here (another window of this session, or a replay)
-    const meta = frame.metadata || {};
-    const session = this.client.session;
-    const record = {
-      signed_state: meta.signed_state,
-      saved_at: Date.now(),
-      session_id: session?.id ?? frame.session_id,
-      agent_name: this.agent.name,
-      agent_description: this.agent.description,
-      message_count: meta.message_count ?? 0,
-      encrypted: Boolean(meta.encrypted),
-      last_event_id: frame.event_id,
-      last_seq: frame.seq,
-      transcript: meta.encrypted ? null : this.chat.records,
-    };
-    const result = storage.store(record);
-    this.renderSaved(storage.loadSaved());
-    if (kind === "export") {
-      const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
-      downloadText(`myagent-session-${stamp}.json`, JSON.stringify({ format: 1, ...record }, null, 2));
-    } else if (kind === "manual") {
-      if (result === "full") this.toast("notice.saved", {}, "ok");
-      else if (result === "without-transcript") this.toast("notice.saved_no_transcript", {}, "warn");
-    }
-    if (result === "failed") this.toast("notice.error", { message: "localStorage" }, "error");
-  }
-
-  renderSaved(saved) {
-    this.hasSaved = Boolean(saved);
-    const el = this.el.savedInfo;
-    if (!saved) {
-      bindText(el, "session.nothing_saved");
-      return;
-    }
-    bindText(el, "session.saved_at", { time: formatTime(new Date(saved.saved_at)), n: saved.message_count ?? 0 });
-    if (saved.encrypted) el.append(" · ", bindText(h("span"), "session.saved_encrypted"));
+  /** Save or Export (`kind` "manual" or "export"). */
+  saveState(kind) {
+    if (this.ready) this.saved.request(this.session, kind).catch((error) => this.requestFailed(error));
   }
 
   offerRestore(saved) {
-    this.showBanner("offer", "banner.offer", { time: formatTime(new Date(saved.saved_at)), n: saved.message_count ?? 0 }, "info", [
+    const time = formatTime(new Date(saved.saved_at));
+    const counted = typeof saved.message_count === "number";
+    this.showBanner("offer", counted ? "banner.offer" : "banner.offer_time", { time, n: saved.message_count }, "info", [
       { key: "banner.restore", primary: true, run: () => this.restore(saved) },
       {
         key: "banner.new",
         run: () => {
           this.hideBanner();
-          this.client.createSession();
+          this.createSession();
           this.el.input.focus();
         },
       },
@@ -472,36 +523,61 @@ class Console {
   }
 
   discardSaved() {
-    storage.discard();
-    this.renderSaved(null);
+    this.saved.discard();
     this.hideBanner();
-    if (!this.client.session && !this.client.pending) this.client.createSession();
+    if (!this.session && !this.opening) this.createSession();
     this.updateControls();
   }
 
   restore(saved) {
-    if (!saved) return;
+    if (!saved || this.opening) return;
     this.hideBanner();
-    if (this.client.session && this.client.session.attached && this.client.connected) {
-      // Leave the current session without closing it: the saved state may be this very session.
-      this.client.forgetSession();
+    const current = this.session;
+    const options = {};
+    if (current && !current.closed && current.sessionId === saved.session_id) {
+      // The live session on screen: the server checks the state and re-attaches the session as it is now.
+      if (current.lastEventId) options.lastEventId = current.lastEventId;
+    } else {
+      this.leaveSession();
+      current?.close().catch(() => undefined); // no way back to it from this page once another is restored
+      this.showSaved(saved, options);
     }
+    this.opening = true;
+    this.client.restoreSession(saved.signed_state, options).then(
+      (session) => this.follow(session),
+      (error) => {
+        this.opening = false;
+        this.restoreFailed(error);
+      },
+    );
+    this.updateControls();
+    this.el.input.focus();
+  }
+
+  /** Put a saved conversation on screen; `options.lastEventId` continues it with what the server replays. */
+  showSaved(saved, options) {
     this.resetViews();
     if (saved.agent_name) this.setAgent(saved.agent_name, saved.agent_description);
-    let position = null;
     if (Array.isArray(saved.transcript)) {
       this.chat.load(saved.transcript);
       for (const item of saved.transcript) {
         if (item.t === "ev" && item.f) this.plan.handle(item.f);
         else if (item.t === "plan" && Array.isArray(item.tasks)) this.plan.acceptEdited(item.tasks);
       }
-      position = { sessionId: saved.session_id, lastSeq: saved.last_seq, lastEventId: saved.last_event_id };
+      if (saved.last_event_id) options.lastEventId = saved.last_event_id;
     } else if (saved.encrypted) {
       this.chat.systemLine("notice.encrypted_transcript", {}, "info");
     }
-    this.client.restore(saved.signed_state, position);
-    this.updateControls();
-    this.el.input.focus();
+  }
+
+  restoreFailed(error) {
+    if (!this.session) this.sessionGone(); // else the live session it was about goes on
+    const reason = error instanceof ClientProtocolError ? error.code : String(error?.message ?? error);
+    this.chat.systemLine("notice.restore_failed", { reason }, "error");
+    this.showBanner("lost", "notice.restore_failed", { reason }, "error", [
+      { key: "banner.new", primary: true, run: () => this.newSession() },
+      { key: "banner.discard", run: () => this.discardSaved() },
+    ]);
   }
 
   async importFile() {
@@ -510,10 +586,7 @@ class Console {
     input.value = "";
     if (!file) return;
     try {
-      const saved = storage.fromFile(await file.text());
-      storage.store(saved);
-      this.renderSaved(storage.loadSaved());
-      this.restore(saved);
+      this.restore(this.saved.importText(await file.text()));
     } catch {
       this.toast("notice.import_failed", {}, "error");
     }

@@ -4,14 +4,15 @@
 import { h, icon, isPlainObject, prettyJson } from "./dom.js";
 import { bindAttr, bindText } from "./i18n.js";
 import { renderMarkdown } from "./markdown.js";
-import { AgentEvents, AggregateEvents, PipelineEvents, PlanEvents, SolverEvents, SystemEvents, UserEvents } from "./protocol.js";
+import { AgentEvents, AggregateEvents, PipelineEvents, PlanEvents, SolverEvents, SystemEvents } from "../vendor/myagent-client/index.js";
 
 const ACTIVE = new Set(["pending", "running"]);
 
 export class PlanView {
   /**
    * @param {HTMLElement} panel
-   * @param {{control: (event: string, content?: object) => boolean}} actions
+   * @param {{cancelTask: (id) => boolean, restartTask: (id) => boolean, cancelPlan: () => boolean, replan: (question?: string) => boolean}} actions
+   *   each sends its request and says whether it could
    */
   constructor(panel, actions) {
     this.panel = panel;
@@ -192,10 +193,10 @@ export class PlanView {
     if (this.totals) parts.push(bindText(h("p", { class: "plan-totals muted" }), "plan.tokens", { n: this.totals.toLocaleString() }));
     const controls = h("div", { class: "btn-row" });
     if (this.phase === "planning" || this.phase === "review") {
-      controls.append(this.button("plan.cancel_plan", "cross", () => this.actions.control(UserEvents.CANCEL_PLAN)));
+      controls.append(this.button("plan.cancel_plan", "cross", () => this.actions.cancelPlan()));
     }
     if (["review", "cancelled", "failed", "done"].includes(this.phase)) {
-      controls.append(this.button("plan.replan", "retry", () => this.actions.control(UserEvents.REPLAN, this.question ? { question: this.question } : undefined)));
+      controls.append(this.button("plan.replan", "retry", () => this.actions.replan(this.question || undefined)));
     }
     if (controls.children.length) parts.push(controls);
     panel.replaceChildren(...parts);
@@ -221,12 +222,12 @@ export class PlanView {
     const actions = h("div", { class: "task-actions" });
     const args = { id: entry.id, title };
     if (ACTIVE.has(entry.status) && (this.phase === "solving" || this.phase === "aggregating")) {
-      const cancel = this.button("plan.cancel_task", "cross", () => this.taskControl(entry, UserEvents.CANCEL_TASK), "btn-xs");
+      const cancel = this.button("plan.cancel_task", "cross", () => this.taskControl(entry, this.actions.cancelTask), "btn-xs");
       bindAttr(cancel, "aria-label", "plan.cancel_task_label", args);
       cancel.disabled = entry.busy;
       actions.append(cancel);
     } else if (!ACTIVE.has(entry.status) && ["solving", "aggregating", "done"].includes(this.phase)) {
-      const restart = this.button("plan.restart_task", "retry", () => this.taskControl(entry, UserEvents.RESTART_TASK), "btn-xs");
+      const restart = this.button("plan.restart_task", "retry", () => this.taskControl(entry, this.actions.restartTask), "btn-xs");
       bindAttr(restart, "aria-label", "plan.restart_task_label", args);
       restart.disabled = entry.busy;
       actions.append(restart);
@@ -241,9 +242,9 @@ export class PlanView {
     return button;
   }
 
-  taskControl(entry, event) {
+  taskControl(entry, send) {
     if (entry.busy) return;
-    if (this.actions.control(event, { task_id: entry.id })) {
+    if (send(entry.id)) {
       entry.busy = true;
       this.render();
     }
