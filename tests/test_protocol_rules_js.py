@@ -1,4 +1,4 @@
-"""The generated JavaScript rules (the console's protocol.js, @myagent/client's build) decide like Python."""
+"""The generated JavaScript rules (@myagent/client's build, which the console vendors) decide like Python."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from myagent.protocol.catalog import CATALOG
 from myagent.protocol.rules import closes_run, is_request_error, parse_event_id
 from tests.acceptance.guide import REPO
 
-PROTOCOL_JS = REPO / "src" / "myagent" / "ui" / "static" / "js" / "protocol.js"
 #: @myagent/client's ESM build, from clients/js/src/generated/protocol.ts (`make test` builds it).
 CLIENT_JS = REPO / "clients" / "js" / "dist" / "index.js"
-MODULES = {"console": PROTOCOL_JS, "js-client": CLIENT_JS}
+VENDORED_JS = REPO / "src" / "myagent" / "ui" / "static" / "vendor" / "myagent-client" / "index.js"
+MODULES = {"console": VENDORED_JS, "js-client": CLIENT_JS}
 EVENT_IDS = ["s:1", "a:b:12", ":3", "s:", "s:-1", "s:1.5", "s:²", "s: 1", "s:007", "s:9007199254740991", ""]
 
 # Every downstream event, with and without seq (and seq null, as a hand-built frame may have it).

@@ -15,7 +15,7 @@ from myagent.protocol.catalog import CATALOG, EventSpec, FieldSpec
 from myagent.protocol.close_codes import CLOSE_CODES, HANDSHAKE_REFUSALS
 from myagent.protocol.envelope import PROTOCOL_VERSION
 from myagent.protocol.errors import ERROR_CODES
-from myagent.protocol.render_js import render_javascript, render_typescript_protocol
+from myagent.protocol.render_js import render_typescript_protocol
 from myagent.protocol.rules import RUN_CLOSING_EVENTS, notice_actions, tool_statuses
 
 __all__ = ["OUTPUTS", "render_json_schema", "render_markdown", "render_typescript"]
@@ -62,7 +62,7 @@ Every frame is one JSON text message holding one object:
   `seq`; for a session this connection does not hold, its message says how to resume it
   (`user.reconnect` with the resume token, or `user.reconnect_with_state`). Otherwise it is a
   `system.error`. Only a *sequenced* `agent.error` ends a run: a client tells the two apart by
-  `seq` (`protocol.rules.is_request_error`, `isRequestError` in the console's `protocol.js`).
+  `seq` (`protocol.rules.is_request_error`, `isRequestError` in `@myagent/client`).
 * **Text deltas.** `agent.partial_answer` frames carry pieces of the answer; concatenate them in
   `seq` order. The server may merge consecutive deltas of the same step into one frame while the
   connection is behind; it never drops, reorders or renumbers text.
@@ -430,7 +430,6 @@ OUTPUTS = {
     "docs/protocol.md": render_markdown,
     "schema/events.schema.json": render_json_schema,
     "clients/typescript/myagent-events.d.ts": render_typescript,
-    "src/myagent/ui/static/js/protocol.js": render_javascript,
     "clients/js/src/generated/events.ts": render_typescript,
     "clients/js/src/generated/protocol.ts": render_typescript_protocol,
 }

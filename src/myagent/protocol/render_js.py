@@ -1,9 +1,9 @@
-"""The JavaScript protocol modules, generated from the catalog and :mod:`myagent.protocol.rules`.
+"""The JavaScript protocol module, generated from the catalog and :mod:`myagent.protocol.rules`.
 
-``src/myagent/ui/static/js/protocol.js`` (the console) and ``clients/js/src/generated/protocol.ts``
-(the ``@myagent/client`` package) give every event name, the run-closing events, the request-error
-rule, the notice actions and the event-id rule, so that no JavaScript spells them by hand. Both are
-rendered from the same pieces; the TypeScript one adds types.
+``clients/js/src/generated/protocol.ts`` (the ``@myagent/client`` package, which the console at
+``/ui`` vendors) gives every event name, the run-closing events, the request-error rule, the notice
+actions and the event-id rule, so that no JavaScript spells them by hand. (``typed=False`` renders
+the same module without types.)
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from myagent.protocol.rules import (
     ToolStatuses,
 )
 
-__all__ = ["render_javascript", "render_typescript_protocol"]
+__all__ = ["render_typescript_protocol"]
 
 _FAMILIES = {
     "UserEvents": UserEvents,
@@ -126,11 +126,6 @@ def _render(*, typed: bool) -> str:
     for slot, annotation in (_TYPED if typed else _UNTYPED).items():
         code = code.replace(f"{{{slot}}}", annotation)
     return "\n".join(lines) + code
-
-
-def render_javascript() -> str:
-    """``src/myagent/ui/static/js/protocol.js``: the console's protocol constants and rules."""
-    return _render(typed=False)
 
 
 def render_typescript_protocol() -> str:

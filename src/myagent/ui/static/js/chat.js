@@ -202,6 +202,9 @@ export class ChatView {
       case AgentEvents.PARTIAL_ANSWER:
         this.appendText(target, frame, replaying);
         break;
+      case AgentEvents.RUN_RESUMED:
+        this.dropStreamingText();
+        break;
       case AgentEvents.TOOL_CALL:
         this.toolCall(target, frame);
         break;
@@ -306,6 +309,15 @@ export class ChatView {
         this.scrollToEnd();
       });
     }
+  }
+
+  /** Another server process goes on with the run: the text of the interrupted step is answered again. */
+  dropStreamingText() {
+    const block = this.turn?.textBlock;
+    if (!block || block.settled) return;
+    if (block.frame) cancelAnimationFrame(block.frame);
+    block.element.remove();
+    this.turn.textBlock = null;
   }
 
   renderText(block) {
