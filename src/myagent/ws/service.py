@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import json
 import logging
 import secrets
 import time
@@ -35,6 +34,7 @@ from myagent.protocol.texts import text
 from myagent.tool.lifecycle import close_all as close_tool_resources
 from myagent.ws.control import ControlBus, ControlCommand, ControlResult, InMemoryControlBus, NodeUnreachable
 from myagent.ws.event_log import Deliver, EventLog, InMemoryEventLog, LogEntry, Missed, Subscription
+from myagent.ws.failover import Takeover
 from myagent.ws.host import SessionHost
 from myagent.ws.lease import InMemoryLeases, Lease, LeaseManager
 from myagent.ws.metrics import Metrics
@@ -50,8 +50,6 @@ __all__ = ["AgentFactory", "Attachment", "SessionContext", "SessionService"]
 logger = logging.getLogger(__name__)
 
 AgentFactory = Callable[..., Any]
-
-_ADOPT_BATCH = 32  # sessions of a stopped node taken over at once
 
 
 @dataclass
@@ -80,16 +78,6 @@ def _frozen(entry: LogEntry) -> dict[str, Any]:
     """The entry's frame as it is sent: sealed, so that no later delta is merged into it unseen."""
     entry.seal()
     return entry.frame
-
-
-def _principal_of(owner: str | None) -> Principal | None:
-    """The principal a record's owner names (its key; the claims it had are not kept)."""
-    if owner is None:
-        return None
-    with contextlib.suppress(ValueError, TypeError):
-        tenant, principal_id = json.loads(owner)
-        return Principal(str(principal_id), None if tenant is None else str(tenant))
-    return None
 
 
 def _takes_an_argument(factory: Callable[..., Any]) -> bool:
@@ -146,7 +134,7 @@ class SessionService:
         self.attachments: dict[str, Attachment] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         self.held: dict[str, Lease] = {}
-        self._adopting: dict[str, asyncio.Future[None]] = {}  # sessions being taken over right now
+        self.shutting_down = False
         self.host = SessionHost(
             state=state,
             accepting=lambda: not self.shutting_down,
@@ -156,8 +144,8 @@ class SessionService:
             spawn=self.spawn,
         )
         self.sweeper = Sweeper(self)
+        self.takeover = Takeover(self)
         self.started_at = time.time()
-        self.shutting_down = False
         self._started = False
         self._sweeper_task: asyncio.Task[None] | None = None
         self.closers: list[Callable[[], Awaitable[None]]] = []  # run last on shutdown (backends built for us)
@@ -581,25 +569,11 @@ class SessionService:
                     return await self.control.send(holder, command)
                 except NodeUnreachable:
                     logger.warning("session %s: node %s holds its lease but does not answer", session_id, holder)
-            if not await self._take_over_now(session_id, holder):
+            if not await self.takeover.now(session_id, holder):
                 break
         if session_id in self.host.sessions:
             return await self._receive_control(command)
         return ControlResult(False, ErrorCodes.SESSION_NOT_FOUND, f"no live session {session_id!r}")
-
-    async def _take_over_now(self, session_id: str, holder: str | None) -> bool:
-        """A command for a session whose process stopped: take it over here instead of waiting for
-        the sweeper; false when there is nothing to take (closed, unknown, or its process lives)."""
-        if not self.store.keeps_checkpoints or self.shutting_down:
-            return False
-        record = await self.store.get(session_id)
-        if record is None or record.status == "closed" or record.node_id == self.node_id:
-            return False
-        runner = holder or record.node_id
-        if runner != record.node_id or await self.control.alive(runner):
-            return False
-        await self._try_adopt(session_id, runner)
-        return True
 
     async def command(self, session_id: str, kind: str, **args: Any) -> ControlResult:
         """Like :meth:`on_owner`, but a refusal with an error code raises it for the client."""
@@ -700,79 +674,13 @@ class SessionService:
     # -- failover -----------------------------------------------------------------------------
 
     async def adopt_orphans(self) -> None:
-        """Take over the sessions of processes that stopped without a word (their liveness lapsed).
+        """Take over the sessions of processes that stopped (each sweep; see :mod:`myagent.ws.failover`)."""
+        await self.takeover.adopt_orphans()
 
-        Runs on every sweep where checkpoints are kept. A session whose run was under way goes on
-        from its last checkpoint here (:meth:`SessionHost.resume_lost_run`).
-        """
-        if not self.store.keeps_checkpoints or self.shutting_down:
-            return
-        for node_id in await self.store.node_ids():
-            if node_id == self.node_id or await self.control.alive(node_id):
-                continue
-            ids = await self.store.ids(node_id=node_id)
-            for start in range(0, len(ids), _ADOPT_BATCH):  # the round trips of a batch overlap
-                batch = ids[start : start + _ADOPT_BATCH]
-                await asyncio.gather(*(self._try_adopt(session_id, node_id) for session_id in batch))
-
-    async def _try_adopt(self, session_id: str, lost_node: str) -> None:
-        """Take one session over (once: a sweep and a command may both ask at the same time)."""
-        if session_id in self.host.sessions:
-            return
-        busy = self._adopting.get(session_id)
-        if busy is not None:
-            await asyncio.shield(busy)
-            return
-        done = self._adopting[session_id] = asyncio.get_running_loop().create_future()
-        try:
-            lease = await self.leases.acquire(session_id, self.node_id, self.options.lease_ttl, stopped=lost_node)
-            if lease is not None:
-                await self._adopt(session_id, lost_node, lease)
-        finally:
-            del self._adopting[session_id]
-            done.set_result(None)
-
-    async def _adopt(self, session_id: str, lost_node: str, lease: Lease) -> None:
-        record = await self.store.get(session_id)
-        if record is None or record.status == "closed" or record.node_id != lost_node:
-            await self.leases.release(lease)  # closed, or adopted by someone else meanwhile
-            return
-        try:
-            agent = await self._new_agent(SessionContext(session_id, _principal_of(record.owner)))
-        except ProtocolError:
-            await self.leases.release(lease)  # logged by _new_agent; another sweep tries again
-            return
-        session = self._live_session(session_id, agent)
-        checkpoint = {
-            "messages": record.conversation,
-            "current_step": record.current_step,
-            "plan_context": record.plan_context,
-        }
-        self.state.restore_session_from_state(session, checkpoint)
-        self.held[session_id] = lease
-        self.host.sessions[session_id] = session
-        await self.store.update(session_id, node_id=self.node_id)
-        # A connection that died with that node: wait for a reconnect as for any dropped connection.
-        # Read again just before: a client may have re-attached elsewhere while the agent was built.
-        current = await self.store.get(session_id)
-        if (
-            current is not None
-            and current.status == "attached"
-            and (current.attached_node is None or not await self.control.alive(current.attached_node))
-        ):
-            deadline = time.time() + self.options.grace_period
-            await self.store.update(
-                session_id, status="detached", connection_id=None, attached_node=None, expires_at=deadline
-            )
-        logger.warning(
-            "session %s: taken over from node %s, which stopped%s",
-            session_id,
-            lost_node,
-            "; its run goes on here" if record.running else "",
-        )
-        if record.running:
-            asking = [str(p["call_id"]) for p in record.pending_confirmations if p.get("call_id")]
-            await self.host.resume_lost_run(session, asking)
+    async def new_live_session(self, session_id: str, principal: Principal | None) -> Session:
+        """A live session with a new agent for an existing session id (raises ``ProtocolError`` as creation does)."""
+        agent = await self._new_agent(SessionContext(session_id, principal))
+        return self._live_session(session_id, agent)
 
     async def renew_leases(self) -> None:
         # All at once: one by one, a busy node's pass over ~100 leases outlasted the leases themselves.
