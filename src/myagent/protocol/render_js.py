@@ -2,8 +2,7 @@
 
 ``clients/js/src/generated/protocol.ts`` (the ``@myagent/client`` package, which the console at
 ``/ui`` vendors) gives every event name, the run-closing events, the request-error rule, the notice
-actions and the event-id rule, so that no JavaScript spells them by hand. (``typed=False`` renders
-the same module without types.)
+actions and the event-id rule, so that no JavaScript spells them by hand.
 """
 
 from __future__ import annotations
@@ -77,9 +76,8 @@ export function formatEventId(sessionId{string}, seq{number}){string} {
 """
 
 
-#: Type annotations of the rule functions: none in JavaScript, these in TypeScript.
-_UNTYPED = {"frame": "", "boolean": "", "unknown": "", "parsed": "", "string": "", "number": ""}
-_TYPED = {
+#: Type annotations of the rule functions.
+_TYPES = {
     "frame": ": FrameHead",
     "boolean": ": boolean",
     "unknown": ": unknown",
@@ -97,44 +95,36 @@ export interface FrameHead {
 """
 
 
-def _constants(name: str, family: type, *, typed: bool) -> list[str]:
+def _constants(name: str, family: type) -> list[str]:
     members = {key: value for key, value in vars(family).items() if key.isupper() and isinstance(value, str)}
     body = [f"  {key}: {json.dumps(value)}," for key, value in members.items()]
-    return [f"export const {name} = Object.freeze({{", *body, "}" + (" as const" if typed else "") + ");", ""]
+    return [f"export const {name} = Object.freeze({{", *body, "} as const);", ""]
 
 
-def _render(*, typed: bool) -> str:
+def render_typescript_protocol() -> str:
+    """``clients/js/src/generated/protocol.ts``: the constants and rules, typed."""
     lines = [_INTRO]
     for name, family in _FAMILIES.items():
-        lines += _constants(name, family, typed=typed)
+        lines += _constants(name, family)
     codes = ", ".join(json.dumps(c) for c in ERROR_CODES)
-    unsequenced = _frozen_set(UNSEQUENCED_REQUEST_ERROR_EVENTS, typed=typed)
     lines += [
         "/** Events that end a run: exactly one closes every run (when it is not a request error). */",
-        f"export const RUN_CLOSING_EVENTS = {_frozen_set(RUN_CLOSING_EVENTS, typed=typed)};",
+        f"export const RUN_CLOSING_EVENTS = {_frozen_set(RUN_CLOSING_EVENTS)};",
         "/** Events that always report a rejected request. */",
-        f"export const REQUEST_ERROR_EVENTS = {_frozen_set(REQUEST_ERROR_EVENTS, typed=typed)};",
+        f"export const REQUEST_ERROR_EVENTS = {_frozen_set(REQUEST_ERROR_EVENTS)};",
         "/** Events that report a rejected request when they carry no `seq`. */",
-        f"export const UNSEQUENCED_REQUEST_ERROR_EVENTS = {unsequenced};",
+        f"export const UNSEQUENCED_REQUEST_ERROR_EVENTS = {_frozen_set(UNSEQUENCED_REQUEST_ERROR_EVENTS)};",
         "",
         "/** Codes of `metadata.error_code`. */",
-        f"export const ERROR_CODES = Object.freeze([{codes}]{' as const' if typed else ''});",
+        f"export const ERROR_CODES = Object.freeze([{codes}] as const);",
+        _TS_HEAD,
     ]
-    if typed:
-        lines.append(_TS_HEAD)
     code = _RULES + _EVENT_ID
-    for slot, annotation in (_TYPED if typed else _UNTYPED).items():
+    for slot, annotation in _TYPES.items():
         code = code.replace(f"{{{slot}}}", annotation)
     return "\n".join(lines) + code
 
 
-def render_typescript_protocol() -> str:
-    """``clients/js/src/generated/protocol.ts``: the same constants and rules, typed."""
-    return _render(typed=True)
-
-
-def _frozen_set(names: frozenset[str], *, typed: bool) -> str:
+def _frozen_set(names: frozenset[str]) -> str:
     items = ", ".join(json.dumps(name) for name in sorted(names))
-    if typed:
-        return f"Object.freeze(new Set<string>([{items}])) as ReadonlySet<string>"
-    return f"Object.freeze(new Set([{items}]))"
+    return f"Object.freeze(new Set<string>([{items}])) as ReadonlySet<string>"

@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from myagent.agent.toolcall import ToolCallAgent
 from myagent.llm.base import Usage
 from myagent.plan_solve.pipeline import PlanSolveAgent
 from myagent.plan_solve.types import TaskCoercionError
@@ -172,8 +173,7 @@ class SessionHost:
         ``asking``: call ids that were waiting for a confirmation (asked again, never called interrupted).
         """
         agent = session.agent
-        resume_point = getattr(agent, "resume_point", None)
-        if not callable(resume_point) or not callable(getattr(agent, "resume_after_loss", None)):
+        if not isinstance(agent, ToolCallAgent):
             # A Plan & Solve run cannot be picked up mid-pipeline: close it, never leave it silent.
             await session.emit(
                 AgentEvents.ERROR,
@@ -182,8 +182,8 @@ class SessionHost:
             )
             await self._on_finished(session)
             return
-        step, interrupted = resume_point(asking)
-        self.start(session, _resumed_run(session, step, interrupted, asking))
+        step, interrupted = agent.resume_point(asking)
+        self.start(session, _resumed_run(session, agent, step, interrupted, asking))
 
     # -- Plan & Solve -------------------------------------------------------------------------
 
@@ -268,14 +268,16 @@ async def _direct_run(session: Session, agent: PlanSolveAgent, work: AsyncIterat
     await session.emit(PipelineEvents.TASKS_COMPLETED, {"total": sum(counts.values()), **counts})
 
 
-async def _resumed_run(session: Session, step: int, interrupted: list[str], asking: list[str]) -> AsyncIterator[Any]:
+async def _resumed_run(
+    session: Session, agent: ToolCallAgent, step: int, interrupted: list[str], asking: list[str]
+) -> AsyncIterator[Any]:
     """``agent.run_resumed``, then the rest of the run from the agent's checkpointed conversation."""
     await session.emit(
         AgentEvents.RUN_RESUMED,
         text("run_resumed", session.language, step=step),
         metadata={"step": step, "interrupted_calls": interrupted, "reason": "node_lost"},
     )
-    async for event in session.agent.resume_after_loss(asking=asking, confirm=session.confirm):  # type: ignore[attr-defined]
+    async for event in agent.resume_after_loss(asking=asking, confirm=session.confirm):
         yield event
 
 
