@@ -197,6 +197,31 @@ async def test_a_resume_token_works_once_and_each_reconnect_hands_out_the_next()
         await third.close()
 
 
+async def test_a_connection_lost_after_a_resume_leaves_the_token_used_working_until_the_new_one_is() -> None:
+    """The new token may never reach the client (its connection died): the one it holds still resumes."""
+    async with running_server(agent) as server:
+        first = await Client.connect(server.url)
+        await first.create_session()
+        sid, token = first.session_id, first.resume_token
+        await first.close()
+
+        second = await Client.connect(server.url)
+        await second.send("user.reconnect", session_id=sid, resume_token=token)
+        assert (await second.expect("system.notice"))["metadata"]["resume_token"] != token
+        second.ws.transport.abort()  # gone without a frame or a closing handshake
+        await second.ws.wait_closed()
+
+        third = await Client.connect(server.url)
+        await third.send("user.reconnect", session_id=sid, resume_token=token)
+        assert (await third.expect("system.notice"))["metadata"]["action"] == "reconnect"
+        await third.close()  # a clean close: it got its new token, the old one is spent now
+
+        fourth = await Client.connect(server.url)
+        await fourth.send("user.reconnect", session_id=sid, resume_token=token)
+        assert code_of(await fourth.expect_error()) == ErrorCodes.INVALID_RESUME_TOKEN
+        await fourth.close()
+
+
 # -- limits -------------------------------------------------------------------------------------------
 
 

@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 CAPABILITIES = ["seq", "ack", "replay", "reconnect", "confirmation", "cancel", "coalesced_deltas", "multi_session"]
 
 _CLOSE_TIMEOUT = 2.0
+_CLEAN_CLOSE = (1000, 1001)  # close codes of a client that ended the connection on purpose
 
 #: Client events the connection answers itself (they concern the connection, not a session command).
 CONNECTION_EVENTS = frozenset({UserEvents.AUTHENTICATE})
@@ -163,11 +164,14 @@ class Connection:
         while self._close_code is None:
             message = await self.websocket.receive()
             if message["type"] == "websocket.disconnect":
+                if message.get("code") in _CLEAN_CLOSE:  # the client read what it wanted, tokens included
+                    await self._confirm_tokens()
                 return
             text = message.get("text")
             if text is None:
                 self.send_error(ErrorCodes.BINARY_NOT_SUPPORTED, "binary frames are not supported; send JSON text")
                 continue
+            await self._confirm_tokens()  # any frame after a resume's notice: the client holds its new token
             if _utf8_length_exceeds(text, limit):
                 self.send_error(
                     ErrorCodes.MESSAGE_TOO_LARGE, f"frame exceeds {limit} bytes", details={"max_message_bytes": limit}
@@ -251,6 +255,11 @@ class Connection:
     def _close_for(self, error: AuthError) -> None:
         logger.info("connection %s: closing (%s): %s", self.id, error.close_code, error)
         self._stop(error.close_code)
+
+    async def _confirm_tokens(self) -> None:
+        for attachment in list(self.context.attached.values()):
+            if attachment.token_unconfirmed:
+                await self.service.confirm_token(attachment)
 
     async def _release_sessions(self) -> None:
         attached = list(self.context.attached.values())

@@ -64,6 +64,7 @@ class Attachment:
     subscription: Subscription
     on_lost: Callable[[str, str], None]
     resume_token: str | None = None  # a new token, when attaching rotated it
+    token_unconfirmed: bool = False  # the token it replaced works until the client shows it got this one
 
 
 @dataclass(frozen=True)
@@ -378,20 +379,30 @@ class SessionService:
         record = await self.store.get(session_id)
         if record is None or record.status == "closed" or record.owner != owner:
             raise ProtocolError(ErrorCodes.SESSION_NOT_FOUND, f"no live session {session_id!r}; it may have expired")
-        if not token_matches(token, record.resume_token_hash):
+        current = token_matches(token, record.resume_token_hash)
+        if not current and not token_matches(token, record.previous_token_hash):
             raise ProtocolError(ErrorCodes.INVALID_RESUME_TOKEN, "the resume token does not match this session")
         await self.check_sent(session_id, after_seq)
         attachment = await self.reattach(
             record, after_seq, connection_id=connection_id, deliver=deliver, on_lost=on_lost
         )
-        attachment.resume_token = await self._rotate_token(session_id)
+        # The token used stays valid until the client shows it got the new one (confirm_token).
+        spent = record.resume_token_hash if current else record.previous_token_hash
+        attachment.resume_token = await self._rotate_token(session_id, previous=spent)
+        attachment.token_unconfirmed = True
         return attachment
 
-    async def _rotate_token(self, session_id: str) -> str:
-        """A new resume token for the session; the previous one stops working."""
+    async def _rotate_token(self, session_id: str, *, previous: str | None = None) -> str:
+        """A new resume token for the session; any other stops working, but ``previous`` (a hash)."""
         token = secrets.token_urlsafe(24)
-        await self.store.update(session_id, resume_token_hash=hash_token(token))
+        await self.store.update(session_id, resume_token_hash=hash_token(token), previous_token_hash=previous)
         return token
+
+    async def confirm_token(self, attachment: Attachment) -> None:
+        """The client got the token its resume handed out: the token it used stops working."""
+        if attachment.token_unconfirmed:
+            attachment.token_unconfirmed = False
+            await self.store.update(attachment.session_id, previous_token_hash=None)
 
     async def reattach(
         self,

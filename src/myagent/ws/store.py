@@ -24,8 +24,8 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def token_matches(token: str, token_hash: str) -> bool:
-    return hmac.compare_digest(hash_token(token), token_hash)
+def token_matches(token: str, token_hash: str | None) -> bool:
+    return token_hash is not None and hmac.compare_digest(hash_token(token), token_hash)
 
 
 @dataclass
@@ -36,6 +36,9 @@ class SessionRecord:
         id: the session id.
         owner: the principal that created the session (``None`` while authentication is off).
         resume_token_hash: :func:`hash_token` of the current resume token.
+        previous_token_hash: the token a resume replaced, still accepted until the client shows it
+            got the new one (a frame on that connection, or a clean close): a connection that died
+            before the new token reached the client must not lock the client out.
         node_id: the process that holds the session's agent and runs it.
         connection_id: the connection the session is attached to, if any.
         attached_node: the process serving that connection.
@@ -70,6 +73,7 @@ class SessionRecord:
     quota_key: str | None = None
     running: bool = False
     current_step: int = 0
+    previous_token_hash: str | None = None
 
 
 class SessionStore(abc.ABC):
