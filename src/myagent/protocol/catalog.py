@@ -436,7 +436,8 @@ _DOWN = [
             "resume_token",
             "string",
             "metadata",
-            "`reconnect`: the session's next resume token (the old one is spent).",
+            "`reconnect`: the session's next resume token (the old one is spent once the client sends a "
+            "frame or closes cleanly).",
         ),
         _f("principal", "string", "metadata", "`authenticate`: who the connection now acts for."),
         _f("expires_at", "number|null", "metadata", "`authenticate`: when the credentials expire (UNIX time)."),

@@ -706,7 +706,7 @@ export interface SystemNoticeMetadata {
   last_seq?: number;
   /** `reconnect`: whether a run is in progress. */
   busy?: boolean;
-  /** `reconnect`: the session's next resume token (the old one is spent). */
+  /** `reconnect`: the session's next resume token (the old one is spent once the client sends a frame or closes cleanly). */
   resume_token?: string;
   /** `authenticate`: who the connection now acts for. */
   principal?: string;
